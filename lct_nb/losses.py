@@ -6,12 +6,12 @@
 __all__ = ['NORMS', 'DISTANCES', 'residual_norm', 'l2', 'pseudo_huber', 'cauchy', 'geman_mcclure', 'get_distance', 'l2_influence',
            'pseudo_huber_influence', 'cauchy_influence', 'geman_mcclure_influence', 'influence', 'ict_c', 'convert_c']
 
-# %% ../nbs/02_losses.ipynb #7cd4d899
+# %% ../nbs/02_losses.ipynb #d2c1e4d7
 import math, numbers
 import torch
 from torch import Tensor
 
-# %% ../nbs/02_losses.ipynb #62b82423
+# %% ../nbs/02_losses.ipynb #a3325806
 NORMS = ("mean", "sum")
 
 def _check_norm(norm):
@@ -29,7 +29,7 @@ def _residual(x, y):
     dt = torch.promote_types(torch.promote_types(x.dtype, y.dtype), torch.float32)
     return (x.to(dt) - y.to(dt)).reshape(x.shape[0], d)
 
-# %% ../nbs/02_losses.ipynb #cd6075c8
+# %% ../nbs/02_losses.ipynb #ee3c4d36
 def residual_norm(
     x:Tensor, # prediction, shape (B, ...)
     y:Tensor, # target, same shape as `x`
@@ -43,7 +43,7 @@ def residual_norm(
     n = m.squeeze(1) * torch.linalg.vector_norm(r / m, dim=1)
     return n / math.sqrt(r.shape[1]) if norm == "mean" else n
 
-# %% ../nbs/02_losses.ipynb #f949656b
+# %% ../nbs/02_losses.ipynb #2ebff47f
 def _validate_c(c):
     "`c` unchanged (number or tensor) after checking that it is finite and > 0; a ValueError naming `c` otherwise."
     if isinstance(c, Tensor):
@@ -63,7 +63,7 @@ def _check_c(c, n):
     if isinstance(c, Tensor): return c.to(device=n.device, dtype=n.dtype).expand_as(n)
     return torch.full_like(n, float(c))
 
-# %% ../nbs/02_losses.ipynb #5bc6253d
+# %% ../nbs/02_losses.ipynb #f641ef16
 def l2(
     x:Tensor, # prediction, shape (B, ...)
     y:Tensor, # target, same shape as `x`
@@ -74,7 +74,7 @@ def l2(
     n = residual_norm(x, y, norm)
     return n * n
 
-# %% ../nbs/02_losses.ipynb #2106bba6
+# %% ../nbs/02_losses.ipynb #20d15b88
 def pseudo_huber(
     x:Tensor, # prediction, shape (B, ...)
     y:Tensor, # target, same shape as `x`
@@ -86,7 +86,7 @@ def pseudo_huber(
     c = _check_c(c, n)
     return n * (n / (torch.hypot(n, c) + c))
 
-# %% ../nbs/02_losses.ipynb #f0efa7bf
+# %% ../nbs/02_losses.ipynb #8d66f34d
 def cauchy(
     x:Tensor, # prediction, shape (B, ...)
     y:Tensor, # target, same shape as `x`
@@ -101,7 +101,7 @@ def cauchy(
     big = torch.where(small, k, n)      # >= k
     return torch.where(small, torch.log1p(a * a), 2 * (torch.log(big) - torch.log(k)) + torch.log1p((k / big) ** 2))
 
-# %% ../nbs/02_losses.ipynb #85af1715
+# %% ../nbs/02_losses.ipynb #9d0431cf
 def geman_mcclure(
     x:Tensor, # prediction, shape (B, ...)
     y:Tensor, # target, same shape as `x`
@@ -114,7 +114,7 @@ def geman_mcclure(
     h = torch.hypot(n, k)
     return torch.where(n <= k, 2 * (n / h) ** 2, 2 - 2 * (k / h) ** 2)
 
-# %% ../nbs/02_losses.ipynb #7fbc29e6
+# %% ../nbs/02_losses.ipynb #feadaa39
 DISTANCES = ("l2", "pseudo_huber", "cauchy", "geman_mcclure")
 
 def get_distance(
@@ -124,7 +124,7 @@ def get_distance(
     if name not in DISTANCES: raise ValueError(f"name must be one of {DISTANCES}, got {name!r}")
     return {"l2": l2, "pseudo_huber": pseudo_huber, "cauchy": cauchy, "geman_mcclure": geman_mcclure}[name]
 
-# %% ../nbs/02_losses.ipynb #fbbc777a
+# %% ../nbs/02_losses.ipynb #e034667d
 def _c_like(c, r):
     "`c` checked, as a tensor of r's dtype and device (it broadcasts against `r`)."
     return torch.as_tensor(_validate_c(c), dtype=r.dtype, device=r.device)
@@ -178,7 +178,7 @@ def influence(
     return {"l2": l2_influence, "pseudo_huber": pseudo_huber_influence, "cauchy": cauchy_influence,
             "geman_mcclure": geman_mcclure_influence}[name](r, c)
 
-# %% ../nbs/02_losses.ipynb #fe2b3d27
+# %% ../nbs/02_losses.ipynb #95ae6b6e
 def ict_c(
     d:int, # data dimension per sample, C*H*W (e.g. 4*32*32 = 4096)
 ) -> float: # c_0
