@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['karras_sigmas', 'cm_scalings', 'noise_label', 'ConsistencyModel', 'ct_pair', 'temporal_difference']
 
-# %% ../nbs/03_consistency.ipynb #9092d874
+# %% ../nbs/03_consistency.ipynb #3876c457
 import math
 import torch
 from torch import nn, Tensor
 
-# %% ../nbs/03_consistency.ipynb #b25065dc
+# %% ../nbs/03_consistency.ipynb #d0fc142c
 def _check_positive(name, value):
     "Raise a ValueError naming `name` unless every entry of `value` is finite and > 0."
     v = value.detach().double() if isinstance(value, Tensor) else torch.as_tensor(value, dtype=torch.float64)
     if not bool((torch.isfinite(v) & (v > 0)).all()): raise ValueError(f"{name} must be finite and > 0, got {value!r}")
 
-# %% ../nbs/03_consistency.ipynb #3212a44c
+# %% ../nbs/03_consistency.ipynb #9e4c7df8
 def karras_sigmas(
     n:int, # number of grid points N (>= 2)
     sigma_min:float=0.002, # smallest noise level t_1
@@ -33,7 +33,23 @@ def karras_sigmas(
     sigmas[0], sigmas[-1] = sigma_min, sigma_max  # pin the endpoints exactly (x**(1/rho))**rho can be off by an ulp
     return sigmas
 
-# %% ../nbs/03_consistency.ipynb #35651a45
+# %% ../nbs/03_consistency.ipynb #24a8a12a
+def _as_float_tensor(sigma):
+    "`sigma` as a floating-point tensor (numbers and integer tensors get the default dtype)."
+    sigma = torch.as_tensor(sigma)
+    return sigma if sigma.is_floating_point() else sigma.to(torch.get_default_dtype())
+
+def _scalings(sigma, sigma_data, sigma_min):
+    "c_skip, c_out, c_in for an already-validated tensor `sigma`."
+    c_skip = sigma_data**2 / ((sigma - sigma_min)**2 + sigma_data**2)
+    c_out = (sigma - sigma_min) * sigma_data / (sigma**2 + sigma_data**2).sqrt()
+    return c_skip, c_out, 1 / (sigma**2 + sigma_data**2).sqrt()
+
+def _label(sigma):
+    "250 ln sigma for an already-validated tensor `sigma`."
+    return 250 * sigma.log()
+
+# %% ../nbs/03_consistency.ipynb #a8ab1d79
 def cm_scalings(
     sigma:float|Tensor, # noise level(s) t > 0, a number or a tensor of any shape
     sigma_data:float=0.5, # standard deviation of the (normalised) data
@@ -41,24 +57,17 @@ def cm_scalings(
 ) -> tuple: # (c_skip, c_out, c_in), tensors shaped like `sigma`
     "The scalings c_skip, c_out, c_in of Eq. 2 of Dao et al. 2025, with the sigma_min shift that makes f(x, sigma_min) = x exact."
     _check_positive("sigma", sigma); _check_positive("sigma_data", sigma_data); _check_positive("sigma_min", sigma_min)
-    sigma = torch.as_tensor(sigma)
-    if not sigma.is_floating_point(): sigma = sigma.to(torch.get_default_dtype())
-    c_skip = sigma_data**2 / ((sigma - sigma_min)**2 + sigma_data**2)
-    c_out = (sigma - sigma_min) * sigma_data / (sigma**2 + sigma_data**2).sqrt()
-    c_in = 1 / (sigma**2 + sigma_data**2).sqrt()
-    return c_skip, c_out, c_in
+    return _scalings(_as_float_tensor(sigma), sigma_data, sigma_min)
 
-# %% ../nbs/03_consistency.ipynb #d2d9bbe1
+# %% ../nbs/03_consistency.ipynb #31d9c55a
 def noise_label(
     sigma:float|Tensor, # noise level(s) t > 0
 ) -> Tensor: # 250 * ln(t), shaped like `sigma`
     "The noise conditioning c_noise(t) = 250 ln t of Eq. 2 (official code: 1000 * 0.25 * log t)."
     _check_positive("sigma", sigma)
-    sigma = torch.as_tensor(sigma)
-    if not sigma.is_floating_point(): sigma = sigma.to(torch.get_default_dtype())
-    return 250 * sigma.log()
+    return _label(_as_float_tensor(sigma))
 
-# %% ../nbs/03_consistency.ipynb #4cadc9d1
+# %% ../nbs/03_consistency.ipynb #c0e2080f
 def _per_sample(sigma, x):
     "`sigma` (number, 0-d or (B,) tensor) as a (B,) tensor on x's device and dtype."
     sigma = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
@@ -70,7 +79,7 @@ def _bcast(v, x):
     "Reshape a (B,) tensor to broadcast against x of shape (B, ...)."
     return v.reshape(-1, *([1] * (x.ndim - 1)))
 
-# %% ../nbs/03_consistency.ipynb #036d9d75
+# %% ../nbs/03_consistency.ipynb #46a04f99
 class ConsistencyModel(nn.Module):
     "The consistency function f_theta(x, t) = c_skip x + c_out F_theta(c_in x, 250 ln t) of Eq. 2 of Dao et al. 2025."
     def __init__(self,
@@ -87,10 +96,11 @@ class ConsistencyModel(nn.Module):
         sigma:float|Tensor, # its noise level t: a number or a (B,) tensor
     ) -> Tensor: # the estimate of x_0, shaped like x
         sigma = _per_sample(sigma, x)
-        c_skip, c_out, c_in = (_bcast(c, x) for c in cm_scalings(sigma, self.sigma_data, self.sigma_min))
-        return c_skip * x + c_out * self.net(c_in * x, noise_label(sigma))
+        _check_positive("sigma", sigma)  # the only check (one host sync); the kernels below are unchecked
+        c_skip, c_out, c_in = (_bcast(c, x) for c in _scalings(sigma, self.sigma_data, self.sigma_min))
+        return c_skip * x + c_out * self.net(c_in * x, _label(sigma))
 
-# %% ../nbs/03_consistency.ipynb #b82decfe
+# %% ../nbs/03_consistency.ipynb #1bb97ee1
 def ct_pair(
     x0:Tensor, # clean data, shape (B, ...)
     z:Tensor, # one standard-normal noise draw, shaped like x0 (shared by both points)
@@ -109,7 +119,7 @@ def ct_pair(
     t_cur, t_next = (sig[idx].to(x0.device, x0.dtype), sig[idx + 1].to(x0.device, x0.dtype))
     return x0 + _bcast(t_next, x0) * z, x0 + _bcast(t_cur, x0) * z, t_next, t_cur
 
-# %% ../nbs/03_consistency.ipynb #8e029492
+# %% ../nbs/03_consistency.ipynb #06010166
 def temporal_difference(
     model:nn.Module, # online consistency model f_theta(x, sigma), e.g. a `ConsistencyModel`
     target:nn.Module, # target model f_theta^-; may be `model` itself (iCT: theta^- = stopgrad(theta))
