@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['karras_sigmas', 'cm_scalings', 'noise_label', 'ConsistencyModel', 'ct_pair', 'temporal_difference']
 
-# %% ../nbs/03_consistency.ipynb #3876c457
+# %% ../nbs/03_consistency.ipynb #d4fc6834
 import math
 import torch
 from torch import nn, Tensor
 
-# %% ../nbs/03_consistency.ipynb #d0fc142c
+# %% ../nbs/03_consistency.ipynb #95782499
 def _check_positive(name, value):
     "Raise a ValueError naming `name` unless every entry of `value` is finite and > 0."
     v = value.detach().double() if isinstance(value, Tensor) else torch.as_tensor(value, dtype=torch.float64)
     if not bool((torch.isfinite(v) & (v > 0)).all()): raise ValueError(f"{name} must be finite and > 0, got {value!r}")
 
-# %% ../nbs/03_consistency.ipynb #9e4c7df8
+# %% ../nbs/03_consistency.ipynb #6e033b3c
 def karras_sigmas(
     n:int, # number of grid points N (>= 2)
     sigma_min:float=0.002, # smallest noise level t_1
@@ -33,7 +33,7 @@ def karras_sigmas(
     sigmas[0], sigmas[-1] = sigma_min, sigma_max  # pin the endpoints exactly (x**(1/rho))**rho can be off by an ulp
     return sigmas
 
-# %% ../nbs/03_consistency.ipynb #24a8a12a
+# %% ../nbs/03_consistency.ipynb #5685f88a
 def _as_float_tensor(sigma):
     "`sigma` as a floating-point tensor (numbers and integer tensors get the default dtype)."
     sigma = torch.as_tensor(sigma)
@@ -49,7 +49,7 @@ def _label(sigma):
     "250 ln sigma for an already-validated tensor `sigma`."
     return 250 * sigma.log()
 
-# %% ../nbs/03_consistency.ipynb #a8ab1d79
+# %% ../nbs/03_consistency.ipynb #6a086dc1
 def cm_scalings(
     sigma:float|Tensor, # noise level(s) t > 0, a number or a tensor of any shape
     sigma_data:float=0.5, # standard deviation of the (normalised) data
@@ -59,7 +59,7 @@ def cm_scalings(
     _check_positive("sigma", sigma); _check_positive("sigma_data", sigma_data); _check_positive("sigma_min", sigma_min)
     return _scalings(_as_float_tensor(sigma), sigma_data, sigma_min)
 
-# %% ../nbs/03_consistency.ipynb #31d9c55a
+# %% ../nbs/03_consistency.ipynb #a69e6448
 def noise_label(
     sigma:float|Tensor, # noise level(s) t > 0
 ) -> Tensor: # 250 * ln(t), shaped like `sigma`
@@ -67,7 +67,7 @@ def noise_label(
     _check_positive("sigma", sigma)
     return _label(_as_float_tensor(sigma))
 
-# %% ../nbs/03_consistency.ipynb #c0e2080f
+# %% ../nbs/03_consistency.ipynb #6590e412
 def _per_sample(sigma, x):
     "`sigma` (number, 0-d or (B,) tensor) as a (B,) tensor on x's device and dtype."
     sigma = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
@@ -79,7 +79,7 @@ def _bcast(v, x):
     "Reshape a (B,) tensor to broadcast against x of shape (B, ...)."
     return v.reshape(-1, *([1] * (x.ndim - 1)))
 
-# %% ../nbs/03_consistency.ipynb #46a04f99
+# %% ../nbs/03_consistency.ipynb #898d6d87
 class ConsistencyModel(nn.Module):
     "The consistency function f_theta(x, t) = c_skip x + c_out F_theta(c_in x, 250 ln t) of Eq. 2 of Dao et al. 2025."
     def __init__(self,
@@ -100,7 +100,7 @@ class ConsistencyModel(nn.Module):
         c_skip, c_out, c_in = (_bcast(c, x) for c in _scalings(sigma, self.sigma_data, self.sigma_min))
         return c_skip * x + c_out * self.net(c_in * x, _label(sigma))
 
-# %% ../nbs/03_consistency.ipynb #1bb97ee1
+# %% ../nbs/03_consistency.ipynb #75939c15
 def ct_pair(
     x0:Tensor, # clean data, shape (B, ...)
     z:Tensor, # one standard-normal noise draw, shaped like x0 (shared by both points)
@@ -119,7 +119,7 @@ def ct_pair(
     t_cur, t_next = (sig[idx].to(x0.device, x0.dtype), sig[idx + 1].to(x0.device, x0.dtype))
     return x0 + _bcast(t_next, x0) * z, x0 + _bcast(t_cur, x0) * z, t_next, t_cur
 
-# %% ../nbs/03_consistency.ipynb #06010166
+# %% ../nbs/03_consistency.ipynb #a95085c8
 def temporal_difference(
     model:nn.Module, # online consistency model f_theta(x, sigma), e.g. a `ConsistencyModel`
     target:nn.Module, # target model f_theta^-; may be `model` itself (iCT: theta^- = stopgrad(theta))

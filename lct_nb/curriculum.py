@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['nfe_at', 'lognormal_index_probs', 'sample_pair_index', 'ict_weight', 'adaptive_c', 'c_schedule', 'fit_c_schedule']
 
-# %% ../nbs/04_curriculum.ipynb #d9e53b12
+# %% ../nbs/04_curriculum.ipynb #7918abbe
 import math
 import torch
 from torch import Tensor
 
-# %% ../nbs/04_curriculum.ipynb #ceaa2348
+# %% ../nbs/04_curriculum.ipynb #7ba39b19
 def _check_int(name, value, lo):
     "Raise a ValueError naming `name` unless `value` is an integer >= `lo`."
     if isinstance(value, bool) or int(value) != value or value < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     return int(value)
 
-# %% ../nbs/04_curriculum.ipynb #e36b8b60
+# %% ../nbs/04_curriculum.ipynb #e6d62636
 def nfe_at(
     k:int, # current training step (0-based)
     total_steps:int, # total number of training steps K
@@ -29,7 +29,7 @@ def nfe_at(
     k_prime = max(1, math.floor(total_steps / (math.log2(math.floor(s1 / s0)) + 1)))
     return min(s0 * 2 ** (k // k_prime), s1) + 1
 
-# %% ../nbs/04_curriculum.ipynb #734987eb
+# %% ../nbs/04_curriculum.ipynb #0bd85ac2
 def _check_grid(sigmas):
     "`sigmas` as a float64 tensor, after checking it is a 1-d, positive, strictly ascending grid of >= 2 levels."
     sigmas = torch.as_tensor(sigmas).detach().to('cpu', torch.float64)
@@ -37,7 +37,7 @@ def _check_grid(sigmas):
     if not (sigmas[0] > 0 and (sigmas.diff() > 0).all()): raise ValueError("sigmas must be positive and strictly ascending (t_1 = sigma_min first)")
     return sigmas
 
-# %% ../nbs/04_curriculum.ipynb #fd0d6012
+# %% ../nbs/04_curriculum.ipynb #f2ae1b31
 def lognormal_index_probs(
     sigmas:Tensor, # ascending grid t_1 < ... < t_N (e.g. `karras_sigmas(N)`)
     p_mean:float=-1.1, # mean of ln(sigma)
@@ -50,7 +50,7 @@ def lognormal_index_probs(
     p = cdf.diff()
     return p / p.sum()
 
-# %% ../nbs/04_curriculum.ipynb #0089e165
+# %% ../nbs/04_curriculum.ipynb #89a0f6f9
 def sample_pair_index(
     probs:Tensor, # (N-1,) pair probabilities, e.g. from `lognormal_index_probs`
     batch_size:int, # number of indices to draw
@@ -63,14 +63,14 @@ def sample_pair_index(
     if probs.ndim != 1 or not len(probs) or (probs < 0).any() or not probs.sum() > 0: raise ValueError("probs must be a non-empty 1-d tensor of non-negative weights")
     return torch.multinomial(probs, batch_size, replacement=True, generator=generator).to(device or 'cpu')
 
-# %% ../nbs/04_curriculum.ipynb #208660bd
+# %% ../nbs/04_curriculum.ipynb #c5887ca5
 def ict_weight(
     sigmas:Tensor, # ascending grid t_1 < ... < t_N
 ) -> Tensor: # float64 (N-1,): lambda(t_i) = 1/(t_{i+1} - t_i) for each pair i
     "iCT's loss weight lambda(t_i) = 1/(t_{i+1} - t_i) per pair (Song & Dhariwal 2023, kept by Dao et al. 2025)."
     return 1 / _check_grid(sigmas).diff()
 
-# %% ../nbs/04_curriculum.ipynb #0f6dae2c
+# %% ../nbs/04_curriculum.ipynb #419ef688
 def adaptive_c(
     nfe:int, # number of grid points N (>= 2), e.g. `nfe_at(k, total_steps)`
     a:float=-1.18, # slope in log-log coordinates (paper: -1.18; official code: -1.15)
@@ -80,12 +80,12 @@ def adaptive_c(
     nfe = _check_int("nfe", nfe, 2)
     return math.exp(a * math.log(nfe - 1) + b)
 
-# %% ../nbs/04_curriculum.ipynb #a4944884
+# %% ../nbs/04_curriculum.ipynb #bb556be2
 def _ict_c0(d):
     "iCT's fixed scale c_0 = 0.00054 sqrt(d) (Song & Dhariwal 2023), as a number."
     return 0.00054 * math.sqrt(d)
 
-# %% ../nbs/04_curriculum.ipynb #41c70486
+# %% ../nbs/04_curriculum.ipynb #66e5d4e2
 def c_schedule(
     nfe:int, # number of grid points N at the current step, e.g. `nfe_at(k, total_steps)`
     kind:str="paper", # "paper" (Eq. 11), "official" (authors' code: c_0 in stage 1, then -1.15/-0.85) or "ict" (fixed c_0)
@@ -105,7 +105,7 @@ def c_schedule(
     else: c = adaptive_c(nfe, a=-1.15, b=-0.85)
     return c * math.sqrt(d) if norm == "sum" else c
 
-# %% ../nbs/04_curriculum.ipynb #e5049d83
+# %% ../nbs/04_curriculum.ipynb #eea69ca0
 def fit_c_schedule(
     nfe, # grid sizes N (a sequence of ints >= 2)
     scale, # a positive TD statistic (e.g. RMS TD) or chosen c at each N
