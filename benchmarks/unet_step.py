@@ -4,8 +4,10 @@
     python benchmarks/unet_step.py --presets tiny paper --norms nsln group --batch 128 --steps 5
     python benchmarks/unet_step.py --override '{"block_out_channels": [32, 64, 64]}'
 
-Prints one line per (preset, norm): parameters, number of norm layers, median and best ms/step over `--steps` timed
-steps after `--warmup` untimed ones, and the 1-minute load average (other processes on a shared machine slow it down).
+Prints one line per (preset, norm): parameters, number of norm layers, the median and best wall-clock ms/step over
+`--steps` timed steps after `--warmup` untimed ones, the median CPU ms/step (this process's CPU time, summed over its
+threads), and the 1-minute load average. On a machine shared with other busy processes the wall-clock time grows with
+the load while the CPU time barely moves: with T threads and an idle machine, wall ≈ CPU / T at best.
 """
 import argparse, json, os, statistics, time
 
@@ -15,20 +17,20 @@ from lct_nb.nets import NORM_KINDS, make_unet
 
 
 def time_step(net, batch, size, channels, steps, warmup):
-    "Median and best seconds of one fwd+bwd+Adam step of `net` on a random (batch, channels, size, size) batch."
+    "Median and best wall seconds, and median CPU seconds, of one fwd+bwd+Adam step of `net` on a random (batch, channels, size, size) batch."
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     x = torch.randn(batch, channels, size, size)
     labels = 250 * torch.log(torch.exp(torch.randn(batch) * 2 - 1.1))  # 250 ln σ, σ lognormal as in iCT
     target = torch.randn_like(x)
-    times = []
+    times, cpu = [], []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = (net(x, labels) - target).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if i >= warmup: times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+        if i >= warmup: times.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+    return statistics.median(times), min(times), statistics.median(cpu)
 
 
 def main():
@@ -50,9 +52,10 @@ def main():
             net = make_unet(preset, norm=norm, **over)
             c = net.config
             n = sum(p.numel() for p in net.parameters())
-            med, best = time_step(net, a.batch, c['sample_size'], c['in_channels'], a.steps, a.warmup)
+            med, best, cpu = time_step(net, a.batch, c['sample_size'], c['in_channels'], a.steps, a.warmup)
             print(f"{preset:6s} {norm:10s} {c['in_channels']}x{c['sample_size']}x{c['sample_size']} "
                   f"params {n / 1e6:7.3f} M  norms {net.n_norms:3d}  step {med * 1e3:8.1f} ms (best {best * 1e3:8.1f})  "
+                  f"cpu {cpu * 1e3:8.1f} ms  "
                   f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 
