@@ -85,16 +85,16 @@ def ot_permutation_global(x0:torch.Tensor, # this rank's data batch (B, ...)
     try: _check_pair(x0, z); err = None
     except ValueError as e: err = e
     dev = x0.device if isinstance(x0, torch.Tensor) else torch.device('cpu')
-    sig = torch.tensor([int(err is None)] + ([x0.shape[0], x0[0].numel()] if err is None else [0, 0]), device=dev)
+    dt = torch.promote_types(x0.dtype, torch.float32) if err is None else torch.float32  # gather in >= float32 (exact)
+    sig = torch.tensor([int(err is None)] + ([x0.shape[0], x0[0].numel(), int(dt == torch.float64)] if err is None else [0, 0, 0]), device=dev)
     sigs = [torch.empty_like(sig) for _ in range(W)]
     dist.all_gather(sigs, sig, group=group)
     if err is not None: raise err
     bad = [r for r, s in enumerate(sigs) if not s[0]]
     if bad: raise ValueError(f"x0 or z is invalid on rank(s) {bad} of the group (see the error there)")
     if any(not torch.equal(s, sigs[0]) for s in sigs):
-        raise ValueError(f"x0 has (batch, numel) {[s[1:].tolist() for s in sigs]} across ranks: "
-                         "ot_pair_global needs the same batch size and sample shape on every rank")
-    dt = torch.promote_types(x0.dtype, torch.float32)  # gather in >= float32; upcasting is exact
+        raise ValueError(f"x0 has (batch, numel, is_float64) {[s[1:].tolist() for s in sigs]} across ranks: "
+                         "ot_pair_global needs the same batch size, sample shape and precision on every rank")
     def _gather(t):
         out = [torch.empty_like(t, dtype=dt) for _ in range(W)]
         dist.all_gather(out, t.detach().to(dt).contiguous(), group=group)

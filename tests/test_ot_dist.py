@@ -9,8 +9,8 @@ from lct_nb.ot import ot_couple, ot_pair, ot_pair_global, ot_permutation, ot_per
 WORLD, B, SHAPE = 2, 16, (4, 8, 8)
 
 def global_batch():
-    "The same global batch on every process: rank 0's data sits near +1, rank 1's near -1, and each rank's noise"
-    "near the *other* rank's data, so the global plan must pair across ranks while the local plan cannot."
+    """The same global batch on every process: rank 0's data sits near +1, rank 1's near -1, and each rank's noise
+    near the *other* rank's data, so the global plan must pair across ranks while the local plan cannot."""
     g = torch.Generator().manual_seed(0)
     sign = torch.tensor([1.]*B + [-1.]*B).view(-1, 1, 1, 1)
     x = sign + 0.3*torch.randn(WORLD*B, *SHAPE, generator=g)
@@ -40,9 +40,11 @@ def _worker(rank, store_dir):
         err_nan = _expect_value_error(ot_pair_global, xn, zl)
         nb = B if rank == 0 else B - 1
         err_size = _expect_value_error(ot_pair_global, xl[:nb], zl[:nb])
+        dt = torch.float64 if rank == 0 else torch.float32
+        err_dtype = _expect_value_error(ot_pair_global, xl.to(dt), zl.to(dt))
         dist.barrier()
         torch.save(dict(perm=perm, za=za, x_g=x_g, z_g=z_g, z_g16=z_g16, z_c=z_c, z_l=z_l, same_x=x_g is xl,
-                        err_nan=err_nan, err_size=err_size), f'{store_dir}/rank{rank}.pt')
+                        err_nan=err_nan, err_size=err_size, err_dtype=err_dtype), f'{store_dir}/rank{rank}.pt')
     finally:
         dist.destroy_process_group()
 
@@ -96,4 +98,6 @@ def test_bad_input_on_one_rank_raises_on_all(results):
     r0, r1 = results
     assert r1['err_nan'].startswith('x0 contains NaN')
     assert r0['err_nan'] is not None and 'rank(s) [1]' in r0['err_nan']
-    for r in results: assert r['err_size'] is not None and 'same batch size' in r['err_size']
+    for r in results:
+        assert r['err_size'] is not None and 'same batch size' in r['err_size']
+        assert r['err_dtype'] is not None and 'precision' in r['err_dtype']
