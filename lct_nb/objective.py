@@ -12,6 +12,7 @@ from .consistency import karras_sigmas
 from .curriculum import nfe_at, lognormal_index_probs, ict_weight, c_schedule
 from .losses import get_distance
 from .ot import ot_pair, ot_pair_global
+from .nets import NORM_KINDS
 
 # %% auto #0
 __all__ = ['PRESETS', 'LCTConfig', 'check_config', 'get_preset', 'grid_at', 'draw_pairs', 'loss_scale', 'diffusion_mask',
@@ -40,11 +41,10 @@ class LCTConfig:
 
 # %% ../nbs/07_ct_step.ipynb #761f4b93
 _DISTANCES, _C_SCHEDULES, _OTS = ('l2', 'pseudo_huber', 'cauchy', 'geman_mcclure'), ('ict', 'paper', 'official'), ('none', 'local', 'global')
-_NORMS = ('group', 'instance', 'layer', 'rms', 'nsln')
 
 def check_config(cfg: LCTConfig):
     "Raise a `ValueError` naming the first field of `cfg` with a value this objective does not know."
-    for name, allowed in (('distance', _DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', _OTS), ('loss_norm', ('mean', 'sum'))):
+    for name, allowed in (('distance', _DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', _OTS), ('loss_norm', ('mean', 'sum')), ('norm', NORM_KINDS)):
         if getattr(cfg, name) not in allowed: raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {allowed}")
     if not 0 <= cfg.diff_r <= 1: raise ValueError(f"LCTConfig.diff_r={cfg.diff_r}: expected a fraction in [0, 1]")
     return cfg

@@ -1,0 +1,58 @@
+"""Speed and memory of one training step of the default config, and its overhead over the bare network work.
+
+    python benchmarks/train_step.py [--steps 60] [--preset full] [--net tiny] [--batch_size 128] [--threads 2]
+
+Prints steps/s, samples/s, peak memory, and the ratio of a full `Trainer.train_step` (objective: pair indices,
+noise, OT, robust loss, diffusion loss; backward; RAdam; EMA) to the network work it contains: one student
+forward+backward plus one target forward on the same shapes. The aim is a ratio <= 1.10.
+"""
+import argparse, resource, statistics, tempfile, time
+import torch
+from lct_nb.train import TrainConfig, Trainer
+
+
+def _time(fn, steps, warmup=5):
+    for _ in range(warmup): fn()
+    ts = []
+    for _ in range(steps):
+        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--steps', type=int, default=60)
+    p.add_argument('--preset', default='full')
+    p.add_argument('--net', default='tiny')
+    p.add_argument('--data', default='digits')
+    p.add_argument('--batch_size', type=int, default=128)
+    p.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
+    p.add_argument('--bf16', action='store_true')
+    a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    with tempfile.TemporaryDirectory() as d:
+        cfg = TrainConfig(run_dir=d, preset=a.preset, net=a.net, data=a.data, batch_size=a.batch_size, total_steps=10**6, bf16=a.bf16)
+        tr = Trainer(cfg)
+        data = tr.batches()
+        x0 = next(data).to(tr.device)
+        tr.step = cfg.total_steps // 2            # mid-curriculum, N = 81 for the defaults
+        full = _time(lambda: tr.train_step(next(data)), a.steps)
+
+        model, t = tr.model, torch.full((len(x0),), 1.0, device=tr.device)
+        def bare():
+            with torch.autocast(tr.device.type, torch.bfloat16, enabled=a.bf16):
+                out = model(x0, t)
+                with torch.no_grad(): model(x0, t)
+            out.float().pow(2).mean().backward()
+        net = _time(bare, a.steps)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    params = sum(p.numel() for p in model.parameters())
+    print(f'config: preset={a.preset} net={a.net} ({params/1e6:.2f} M params) batch={a.batch_size} '
+          f'latents={tuple(x0.shape[1:])} threads={torch.get_num_threads()} device={tr.device} bf16={a.bf16}')
+    print(f'full train step : {full*1e3:8.1f} ms  ({1/full:6.2f} steps/s, {a.batch_size/full:7.0f} samples/s)')
+    print(f'bare network    : {net*1e3:8.1f} ms  (student fwd+bwd + target fwd)')
+    print(f'ratio full/bare : {full/net:8.3f}')
+    print(f'peak memory     : {peak:8.0f} MiB (max RSS)' + (f', {torch.cuda.max_memory_allocated()/2**20:.0f} MiB CUDA' if torch.cuda.is_available() else ''))
+
+
+if __name__ == '__main__': main()

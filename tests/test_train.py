@@ -1,0 +1,104 @@
+"""End-to-end checks of `torchrun -m lct_nb.train` that do not fit a notebook: real processes, real files,
+SIGKILL and resume, two gloo ranks, a non-finite loss on one rank."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = ['--batch_size', '32', '--log_every', '1', '--n_samples', '16']
+
+
+def _env(**kw):
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1', **kw}
+    env.pop('IN_TEST', None)
+    return env
+
+
+def torchrun(nproc, *args, timeout=600, check=True):
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=ROOT)
+    if check: assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    return res
+
+
+def metrics(run_dir):
+    return [json.loads(l) for l in (Path(run_dir)/'metrics.jsonl').read_text().splitlines()]
+
+
+def test_help_lists_every_flag():
+    from dataclasses import fields
+    from lct_nb.train import TrainConfig
+    out = subprocess.run([sys.executable, '-m', 'lct_nb.train', '--help'], capture_output=True, text=True, env=_env()).stdout
+    for f in fields(TrainConfig): assert f'--{f.name}' in out
+
+
+@pytest.mark.parametrize('args, world, message', [
+    (['--preset', 'best'], 1, "unknown preset 'best'"),
+    (['--data', '/no/such/cache'], 1, '--data /no/such/cache'),
+    (['--batch_size', '127'], 2, '--batch_size 127 is not divisible by the world size 2'),
+    (['--config', 'missing.json'], 1, "--config 'missing.json'"),
+])
+def test_bad_input_is_one_line_before_any_work(tmp_path, args, world, message):
+    env = _env(WORLD_SIZE=str(world), RANK='0', LOCAL_RANK='0')
+    res = subprocess.run([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(tmp_path/'r'), *args],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert not (tmp_path/'r').exists()   # nothing was written
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    run = tmp_path/'r'
+    torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '4', '--ckpt_every', '2', '--sample_every', '4', *FAST)
+    before = {p: p.read_bytes() for p in (run/'checkpoints').iterdir()}
+    res = torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '4', *FAST, check=False)
+    assert res.returncode != 0 and 'pass --resume' in res.stderr
+    assert {p: p.read_bytes() for p in (run/'checkpoints').iterdir()} == before
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
+    args = ['--total_steps', '60', '--ckpt_every', '20', '--sample_every', '1000', '--keep_ckpts', '5', *FAST]
+    whole, cut = tmp_path/'whole', tmp_path/'cut'
+    torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(whole), *args)
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=1', '-m', 'lct_nb.train', '--run_dir', str(cut), *args]
+    proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not (cut/'checkpoints'/'step0000020.pt').exists():
+        assert proc.poll() is None and time.time() < deadline, 'run ended before its first checkpoint'
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    killed_at = max(m['step'] for m in metrics(cut))
+    assert killed_at < 60
+    torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(cut), '--resume', *args)
+    a, b = metrics(whole), metrics(cut)
+    assert [m['step'] for m in b] == list(range(1, 61))   # truncated at the checkpoint, then continued
+    for x, y in zip(a, b):
+        assert (x['step'], x['loss'], x['ct'], x['diff'], x['grad_norm']) == (y['step'], y['loss'], y['ct'], y['diff'], y['grad_norm'])
+
+
+def test_two_ranks_leave_metrics_samples_and_checkpoints(tmp_path):
+    run = tmp_path/'r'
+    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '30', '--ckpt_every', '15', '--sample_every', '30', *FAST)
+    assert [m['step'] for m in metrics(run)][-1] == 30
+    assert sorted(p.name for p in (run/'checkpoints').iterdir()) == ['step0000015.pt', 'step0000030.pt']
+    assert {p.name for p in (run/'samples').iterdir()} == {'step0000030_1step.png', 'step0000030_2step.png'}
+    import torch
+    st = torch.load(run/'checkpoints'/'step0000030.pt', weights_only=False)
+    assert len(st['rng']) == 2 and not torch.equal(st['rng'][0]['gen'], st['rng'][1]['gen'])
+
+
+def test_nonfinite_loss_on_one_rank_stops_both_cleanly(tmp_path):
+    run = tmp_path/'r'
+    script = ROOT/'tests'/'_nan_on_rank1.py'
+    res = torchrun(2, str(script), '--run_dir', str(run), '--total_steps', '40', '--ckpt_every', '5', '--sample_every', '1000',
+                   '--max_bad_steps', '3', *FAST, check=False, timeout=300)
+    assert res.returncode != 0
+    assert 'non-finite losses in a row at step 13' in res.stderr, res.stderr[-3000:]
+    m = metrics(run)
+    assert max(x['step'] for x in m if x['skipped'] == 0) == 10 and all(x['loss'] is not None for x in m[:10])
+    assert [(x['step'], x['loss'], x['skipped']) for x in m[10:]] == [(11, None, 1), (12, None, 2)]
+    import torch
+    from lct_nb.checkpoint import load_checkpoint
+    st = load_checkpoint(run/'checkpoints')
+    assert st['step'] == 13 and st['skipped'] == 3
+    assert all(torch.isfinite(v).all() for v in st['model'].values() if v.is_floating_point())
