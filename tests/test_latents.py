@@ -52,6 +52,7 @@ def test_cli_encodes_folder_and_training_can_read_it(image_dir, tmp_path):
     torch.testing.assert_close(c[:].std((0, 2, 3)), torch.full((4,), 0.5), rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(c[:].mean((0, 2, 3)), torch.zeros(4), rtol=0, atol=1e-4)
     assert not (out / 'shards').exists()
+    assert load_vae(c.meta['vae']).config.latent_channels == 4    # meta names the VAE to decode with
     # running it again is a no-op that returns the same cache
     mtime = (out / 'latents.npy').stat().st_mtime_ns
     assert _cli(image_dir, out, '--skip_bad', '--shard_size', '64').returncode == 0
