@@ -9,6 +9,7 @@ __all__ = ['nfe_at', 'lognormal_index_probs', 'sample_pair_index', 'ict_weight',
 import math
 import torch
 from torch import Tensor
+from .losses import ict_c
 
 # %% ../nbs/04_curriculum.ipynb #7ba39b19
 def _check_int(name, value, lo):
@@ -80,11 +81,6 @@ def adaptive_c(
     nfe = _check_int("nfe", nfe, 2)
     return math.exp(a * math.log(nfe - 1) + b)
 
-# %% ../nbs/04_curriculum.ipynb #bb556be2
-def _ict_c0(d):
-    "iCT's fixed scale c_0 = 0.00054 sqrt(d) (Song & Dhariwal 2023), as a number."
-    return 0.00054 * math.sqrt(d)
-
 # %% ../nbs/04_curriculum.ipynb #66e5d4e2
 def c_schedule(
     nfe:int, # number of grid points N at the current step, e.g. `nfe_at(k, total_steps)`
@@ -101,7 +97,7 @@ def c_schedule(
         if d is None: raise ValueError(f'd (the data dimension C*H*W) is required for kind={kind!r}, norm={norm!r}')
         d = _check_int("d", d, 1)
     if kind == "paper": c = adaptive_c(nfe)
-    elif kind == "ict" or nfe <= s0 + 1: c = _ict_c0(d)
+    elif kind == "ict" or nfe <= s0 + 1: c = ict_c(d)
     else: c = adaptive_c(nfe, a=-1.15, b=-0.85)
     return c * math.sqrt(d) if norm == "sum" else c
 
