@@ -1,0 +1,218 @@
+"""Run the whole ablation of `nbs/09_ablation.ipynb` with one command, print its table and wall time.
+
+    python benchmarks/ablation.py                      # every run, 2 at a time, results in results/ablation/
+    python benchmarks/ablation.py --only 2a --jobs 2   # just Table 2(a)
+    python benchmarks/ablation.py --table              # print the table of the results already on disk
+
+Each run trains the tiny UNet on the bundled digits latents (or a derived cache: pixel-space digits, latents with
+injected outliers) with `lct_nb.train.Trainer`, measures the temporal-difference (TD) spread at the end of every
+curriculum stage and, after training, on every grid N = 11 ... 641, then evaluates the first EMA with 1-step
+digits-FID / precision / recall. A finished run writes `results/ablation/runs/<name>.json` and is skipped next time,
+so the command is resumable; run folders (checkpoints) go to `--work` and are not part of the results.
+"""
+import argparse, json, math, os, shutil, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = (11, 21, 41, 81, 161, 321, 641)
+
+def _run(name, table, preset='full', seed=0, data='digits', grid=False, **change):
+    return dict(name=name, table=table, preset=preset, seed=seed, data=data, grid=grid, change=change)
+
+def run_list():
+    "Every run of the ablation, most important first (the order they are launched in)."
+    rows = ['ilct', 'cauchy', 'cauchy+diff', '+ot', '+c', 'full']
+    runs = [_run(f'2a_{p}_s0', '2a', p, 0, grid=True) for p in rows] + [_run('fig1_pixel_ilct_s0', 'fig1', 'ilct', 0, data='pixels')]
+    runs += [_run(f'2a_{p}_s{s}', '2a', p, s) for s in (1, 2) for p in rows]
+    runs += [_run('2b_r1.0_s0', '2b', diff_r=1.0), _run('2b_r0.6_s0', '2b', diff_r=0.6),
+             _run('2c_l2_s0', '2c', distance='l2'), _run('2c_geman_mcclure_s0', '2c', distance='geman_mcclure'),
+             _run('2c_pseudo_huber_s0', '2c', distance='pseudo_huber')]
+    runs += [_run(f'2d_{n}_s0', '2d', norm=n) for n in ('instance', 'layer', 'rms')]
+    runs += [_run(f'out_{d}_k{k}_s0', 'outlier', data=f'outliers{k}', distance=d) for k in (9, 5) for d in ('pseudo_huber', 'cauchy')]
+    return runs
+
+# ---------------------------------------------------------------- derived caches (same on-disk format as LatentCache)
+def write_cache(out, latents, meta):
+    "Write `latents` (N, C, H, W) as a finished latent cache (latents.npy, stats.npz, names.txt, meta.json)."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    a = np.ascontiguousarray(latents, dtype=np.float32); np.save(out/'latents.npy', a)
+    x = a.astype(np.float64); n = len(x)
+    np.savez(out/'stats.npz', element_mean=x.mean(0).astype(np.float32), element_std=x.std(0).astype(np.float32),
+             channel_mean=x.mean((0, 2, 3)).astype(np.float32), channel_std=x.std((0, 2, 3)).astype(np.float32), n=np.int64(n))
+    (out/'names.txt').write_text(''.join(f'{i}\n' for i in range(n)))
+    (out/'meta.json').write_text(json.dumps(dict(meta, complete=True, n=n, shape=list(a.shape[1:])), indent=1))
+    return out
+
+def inject_outliers(z, frac=0.003, k=9.0, seed=0):
+    "Copy of raw latents `z` with a fraction `frac` of entries set to channel mean ± k·(channel std), random sign."
+    g = np.random.default_rng(seed); z = np.array(z, dtype=np.float32)
+    m, s = z.mean((0, 2, 3), keepdims=True), z.std((0, 2, 3), keepdims=True)
+    hit = g.random(z.shape) < frac; sign = np.where(g.random(z.shape) < 0.5, -1., 1.)
+    z = np.where(hit, m + sign * k * s, z).astype(np.float32)
+    return z, float(hit.mean())
+
+def build_caches(work):
+    "The pixel-space digits cache (1×8×8 in [-1, 1]) and the outlier-injected latent caches; returns their paths."
+    from lct_nb.latents import bundled_latents, load_latent_cache
+    from sklearn.datasets import load_digits
+    work = Path(work); paths = {}
+    p = work/'caches'/'pixels'
+    if not (p/'meta.json').exists():
+        img = load_digits().images.astype(np.float32)[:, None] / 8. - 1.
+        write_cache(p, img, dict(source='sklearn.datasets.load_digits pixels /8 - 1', vae='none:pixels'))
+    paths['pixels'] = p
+    base = load_latent_cache(bundled_latents())
+    for k in (5, 9):
+        p = work/'caches'/f'outliers{k}'
+        if not (p/'meta.json').exists():
+            z, frac = inject_outliers(base.latents, 0.003, k, seed=k)
+            write_cache(p, z, dict(base.meta, source=f'bundled digits latents + impulsive outliers at {k} std',
+                                   outlier_k=k, outlier_frac=frac))
+        paths[f'outliers{k}'] = p
+    return paths
+
+# ---------------------------------------------------------------- one run (in a worker process)
+def _td_probe(model, data, n, cfg, x0, seed=1234):
+    "TD values f(x_{t_{i+1}}) − f(x_{t_i}) of `model` (target = itself) on `x0` at grid size `n`, pairs drawn as in training."
+    import torch
+    from lct_nb.consistency import karras_sigmas, temporal_difference
+    from lct_nb.curriculum import lognormal_index_probs
+    sig = karras_sigmas(n, cfg.sigma_min, cfg.sigma_max, cfg.rho)
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.multinomial(lognormal_index_probs(sig, cfg.p_mean, cfg.p_std).float(), len(x0), replacement=True, generator=g)
+    z = torch.randn(x0.shape, generator=g)
+    with torch.no_grad(): return temporal_difference(model, model, x0, z, sig.float(), idx)
+
+def _td_stats(td):
+    from lct_nb.stats import tukey_fences
+    v = td.double(); f = tukey_fences(v)
+    rms = v.flatten(1).pow(2).mean(1).sqrt()    # the per-sample ‖TD‖ in the loss's per-element-mean units
+    out = dict(std=v.std().item(), rms_mean=rms.mean().item(), rms_median=rms.median().item(),
+               q1=float(f['q1']), q3=float(f['q3']), min=v.min().item(), max=v.max().item(),
+               frac_inner=((v < f['inner'][0]) | (v > f['inner'][1])).double().mean().item(),
+               frac_outer=((v < f['outer'][0]) | (v > f['outer'][1])).double().mean().item())
+    return out
+
+def worker(spec, args, caches):
+    import torch
+    torch.set_num_threads(1)
+    from lct_nb.train import TrainConfig, Trainer
+    from lct_nb.curriculum import nfe_at
+    from lct_nb.evaluate import evaluate
+    from lct_nb.metrics import digits_reference_stats, get_feature_extractor
+    from lct_nb.sampling import decode_to_images
+    out_dir = Path(args.out); run_dir = Path(args.work)/'runs'/spec['name']
+    shutil.rmtree(run_dir, ignore_errors=True)
+    data = 'digits' if spec['data'] == 'digits' else str(caches[spec['data']])
+    cfg = TrainConfig(data=data, preset=spec['preset'], total_steps=args.steps, batch_size=args.batch, seed=spec['seed'],
+                      run_dir=str(run_dir), log_every=25, ckpt_every=args.steps, sample_every=args.steps, keep_ckpts=1,
+                      norm=spec['change'].get('norm', ''))
+    K, pixels, stage_td, td21 = args.steps, spec['data'] == 'pixels', {}, {}
+
+    class ProbeTrainer(Trainer):
+        "A Trainer that measures the TD spread at the end of every curriculum stage."
+        def train_step(self, x0):
+            out = super().train_step(x0)
+            k = self.step
+            if k == K - 1 or nfe_at(k, K) != nfe_at(k + 1, K):
+                n = nfe_at(k, K); td = _td_probe(self.model, self.data, n, self.recipe, self.probe_x0)
+                stage_td[n] = dict(_td_stats(td), step=k + 1)
+                if n == 21: td21['td'] = td[:64].numpy().astype(np.float16)
+            return out
+        def save_samples(self):
+            return [] if pixels else super().save_samples()
+
+    t0 = time.time()
+    tr = ProbeTrainer(cfg)
+    tr.recipe = replace(tr.recipe, **{k: v for k, v in spec['change'].items() if k != 'norm'})
+    g = torch.Generator().manual_seed(99)
+    tr.probe_x0 = tr.data[torch.randperm(len(tr.data), generator=g)[:args.probe].sort().values]
+    tr.fit()
+    train_s = time.time() - t0
+    final_td = {n: _td_stats(_td_probe(tr.model, tr.data, n, tr.recipe, tr.probe_x0)) for n in STAGES}
+    res = dict(spec, steps=K, batch=args.batch, lr=cfg.lr, recipe=tr.recipe.__dict__, train_s=round(train_s, 1),
+               stage_td=stage_td, final_td=final_td,
+               loss_curve=[json.loads(l) for l in (run_dir/'metrics.jsonl').read_text().splitlines()])
+    if td21: np.savez_compressed(out_dir/'td'/f"{spec['name']}_N21.npz", td=td21['td'])
+    if not pixels:
+        ext = get_feature_extractor('digits'); ref = digits_reference_stats(extractor=ext)
+        ema = tr.emas[0]
+        m = evaluate(ema, ref, ext, lambda x: decode_to_images(x, tr.data), tr.data.shape, n=args.n_eval, seed=spec['seed'])
+        res.update(fid=m['fid'], precision=m['precision'], recall=m['recall'], n_eval=args.n_eval)
+        if spec['grid']:
+            shutil.copy(run_dir/'samples'/f'step{K:07d}_1step.png', out_dir/'grids'/f"{spec['name']}.png")
+    res['wall_s'] = round(time.time() - t0, 1)
+    tmp = out_dir/'runs'/f".{spec['name']}.tmp"; tmp.write_text(json.dumps(res, default=float)); os.replace(tmp, out_dir/'runs'/f"{spec['name']}.json")
+    shutil.rmtree(run_dir/'checkpoints', ignore_errors=True)
+    return res
+
+# ---------------------------------------------------------------- the table
+def load_results(out):
+    return [json.loads(p.read_text()) for p in sorted(Path(out, 'runs').glob('*.json'))]
+
+def table(out):
+    "One row per configuration: mean ± spread (half the min-max range) over seeds of FID, precision, recall."
+    import pandas as pd
+    rs = [r for r in load_results(out) if 'fid' in r]
+    if not rs: return pd.DataFrame()
+    df = pd.DataFrame([dict(table=r['table'], config=r['name'].rsplit('_s', 1)[0], seed=r['seed'], fid=r['fid'],
+                            precision=r['precision'], recall=r['recall'], train_s=r['train_s']) for r in rs])
+    g = df.groupby(['table', 'config'], sort=False)
+    t = g.agg(seeds=('seed', 'count'), fid=('fid', 'mean'), fid_spread=('fid', lambda v: (v.max() - v.min()) / 2),
+              recall=('recall', 'mean'), recall_spread=('recall', lambda v: (v.max() - v.min()) / 2),
+              precision=('precision', 'mean'), train_s=('train_s', 'mean')).reset_index()
+    return t
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--out', default=str(ROOT/'results'/'ablation'), help='results folder (JSON per run, tables, grids)')
+    p.add_argument('--work', default='/tmp/lct_ablation', help='run folders and derived caches (not results)')
+    p.add_argument('--steps', type=int, default=420, help='training steps per run (7 curriculum stages)')
+    p.add_argument('--batch', type=int, default=64, help='batch size')
+    p.add_argument('--n_eval', type=int, default=1000, help='samples for 1-step digits-FID/precision/recall')
+    p.add_argument('--probe', type=int, default=256, help='latents in the fixed TD-probe batch')
+    p.add_argument('--jobs', type=int, default=2, help='runs in parallel (one thread each)')
+    p.add_argument('--only', default='', help='comma-separated tables (2a,fig1,2b,2c,2d,outlier) or run names')
+    p.add_argument('--table', action='store_true', help='print the table of saved results and exit')
+    p.add_argument('--worker', default='', help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    for d in ('runs', 'grids', 'td'): (out/d).mkdir(parents=True, exist_ok=True)
+    if args.worker:
+        spec = next(r for r in run_list() if r['name'] == args.worker)
+        worker(spec, args, build_caches(args.work)); return
+    if not args.table:
+        lock = out/'.launcher.pid'
+        if lock.exists() and Path(f'/proc/{lock.read_text().strip()}').exists():
+            sys.exit(f'ablation: another launcher (pid {lock.read_text().strip()}) is running on {out}; wait for it or delete {lock}')
+        lock.write_text(str(os.getpid()))
+        t0 = time.time(); build_caches(args.work)
+        sel = set(filter(None, args.only.split(',')))
+        todo = [r for r in run_list() if (not sel or r['table'] in sel or r['name'] in sel) and not (out/'runs'/f"{r['name']}.json").exists()]
+        print(f'ablation: {len(todo)} runs to do, {args.jobs} at a time, {args.steps} steps × batch {args.batch}', flush=True)
+        (out/'logs').mkdir(exist_ok=True)
+        def go(r):
+            cmd = [sys.executable, __file__, '--worker', r['name'], '--out', str(out), '--work', args.work, '--steps', str(args.steps),
+                   '--batch', str(args.batch), '--n_eval', str(args.n_eval), '--probe', str(args.probe)]
+            s = time.time()
+            with open(out/'logs'/f"{r['name']}.log", 'w') as f:
+                rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS='1'))
+            print(f"  {r['name']}: rc={rc} {time.time() - s:.0f}s", flush=True)
+        try:
+            with ThreadPoolExecutor(args.jobs) as ex: list(ex.map(go, todo))
+        finally: lock.unlink(missing_ok=True)
+        wall = time.time() - t0
+        prev = json.loads((out/'wall.json').read_text()) if (out/'wall.json').exists() else {}
+        (out/'wall.json').write_text(json.dumps(dict(prev, **{f'wall_s_{time.strftime("%Y%m%dT%H%M%S")}': round(wall, 1)},
+                                                     steps=args.steps, batch=args.batch, jobs=args.jobs, n_eval=args.n_eval), indent=1))
+    t = table(out)
+    if len(t): t.to_csv(out/'table.csv', index=False)
+    import pandas as pd
+    with pd.option_context('display.width', 160, 'display.max_rows', 100): print(t.round(3).to_string(index=False))
+    if not args.table: print(f'ablation wall time: {wall / 60:.1f} min ({len(todo)} runs, {args.jobs} parallel, this machine)')
+
+if __name__ == '__main__': main()
