@@ -14,7 +14,6 @@ from pathlib import Path
 import torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
-from fastcore.imports import IN_IPYTHON
 from .consistency import ConsistencyModel
 from .objective import LCTConfig, get_preset, check_config, lct_loss
 from .nets import make_unet
@@ -329,4 +328,5 @@ def main(argv=None, loss_fn=lct_loss):
 
 def _exit(msg, code): print(msg, file=sys.stderr); sys.exit(code)
 
-if __name__ == '__main__' and not IN_IPYTHON: main()
+# %% ../nbs/10_train.ipynb #6859a046
+if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.train`, but not this notebook's kernel
