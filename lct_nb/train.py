@@ -148,10 +148,11 @@ def ema_rate(rate: float, k: int, warmup: bool = True) -> float:
     return min(rate, (1 + k) / (10 + k)) if warmup else rate
 
 @torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, rate: float):
-    "θ̄ ← rate·θ̄ + (1 − rate)·θ for parameters; buffers are copied."
-    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - rate)
-    for b, b_ in zip(ema.buffers(), model.buffers()): b.copy_(b_)
+def ema_update(ema: list, # the EMA's tensors, e.g. `list(ema_model.parameters())`
+               params: list, # the trained tensors, in the same order
+               rate: float): # the decay μ
+    "θ̄ ← μ·θ̄ + (1 − μ)·θ in place, for matching lists of tensors (one fused call)."
+    torch._foreach_lerp_(ema, params, 1 - rate)
 
 # %% ../nbs/10_train.ipynb #59e06380
 class NonFiniteLoss(RuntimeError): "Raised on every rank after `max_bad_steps` non-finite losses in a row."
@@ -170,7 +171,9 @@ class Trainer:
         net = make_unet(cfg.net, norm=self.recipe.norm, in_channels=c, sample_size=h).to(self.device)
         self.model = ConsistencyModel(net, sigma_data=self.recipe.sigma_data, sigma_min=self.recipe.sigma_min)
         self.emas = [copy.deepcopy(self.model).requires_grad_(False) for _ in cfg.ema_rates]
-        self.opt = torch.optim.RAdam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.ema_params = [list(e.parameters()) for e in self.emas]
+        self.params = list(self.model.parameters())     # listed once: walking the module tree every step costs ms
+        self.opt = torch.optim.RAdam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed * 100_003 + self.rank)
         self.step, self.bad_steps, self.skipped = 0, 0, 0
@@ -180,6 +183,8 @@ class Trainer:
         return batches(self.data, self.cfg.batch_size // self.world, self.step, self.rank, self.world, self.cfg.seed)
 
 # %% ../nbs/10_train.ipynb #a35131ba
+def _due(step, every, total): return step % every == 0 or step == total
+
 def _all_finite(self: Trainer, loss):
     bad = torch.tensor([0. if torch.isfinite(loss) else 1.], device=self.device)
     if self.world > 1: dist.all_reduce(bad)
@@ -196,10 +201,11 @@ def train_step(self: Trainer, x0):
     self.bad_steps = 0
     self.opt.zero_grad(set_to_none=True)
     loss.backward()
-    gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or math.inf)
+    logging = _due(self.step + 1, cfg.log_every, cfg.total_steps)   # the grad norm is only computed when used
+    gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip or math.inf) if cfg.grad_clip or logging else None
     self.opt.step()
-    for rate, ema in zip(cfg.ema_rates, self.emas): ema_update(ema, self.model, ema_rate(rate, self.step, cfg.ema_warmup))
-    return dict(loss=loss.detach(), grad_norm=gnorm.detach(), **terms)
+    for rate, ema in zip(cfg.ema_rates, self.ema_params): ema_update(ema, self.params, ema_rate(rate, self.step, cfg.ema_warmup))
+    return dict(loss=loss.detach(), grad_norm=gnorm, **terms)
 
 Trainer._all_finite, Trainer.train_step = _all_finite, train_step
 
@@ -276,8 +282,6 @@ def save_samples(self: Trainer):
 Trainer.save_samples = save_samples
 
 # %% ../nbs/10_train.ipynb #cd45acae
-def _due(step, every, total): return step % every == 0 or step == total
-
 def fit(self: Trainer):
     "Train from the current step to `total_steps`, logging, checkpointing and sampling on schedule."
     cfg = self.cfg
