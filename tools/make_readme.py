@@ -3,7 +3,7 @@
 Markdown cells are copied as they are, code cells become ```python blocks, text outputs become
 plain blocks, and cells marked `#| hide` are left out. Relative links and images are rebased onto nbs/.
 """
-import json, re, sys
+import json, posixpath, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +14,8 @@ def _src(cell): return ''.join(cell['source']) if isinstance(cell['source'], lis
 
 def _directives(src): return {l[3:].strip().split()[0] for l in src.splitlines() if l.startswith('#|') and l[3:].strip()}
 
-def _rebase(md): return re.sub(r'(\]\()(?!https?:|/|#|mailto:)([^)]+\))', r'\1nbs/\2', md)
+def _rebase(md):
+    return re.sub(r'(\]\()(?!https?:|/|#|mailto:)([^)]+)(\))', lambda m: m[1] + posixpath.normpath('nbs/' + m[2]) + m[3], md)
 
 def _outputs(cell):
     for o in cell.get('outputs', []):
