@@ -11,12 +11,14 @@ import torch
 from lct_nb.train import TrainConfig, Trainer
 
 
-def _time(fn, steps, warmup=5):
-    for _ in range(warmup): fn()
-    ts = []
+def _time_pair(f, g, steps, warmup=5):
+    "Median seconds of f and of g, timed alternately so that a change in machine load hits both alike."
+    for _ in range(warmup): f(); g()
+    tf, tg = [], []
     for _ in range(steps):
-        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+        t = time.perf_counter(); f(); tf.append(time.perf_counter() - t)
+        t = time.perf_counter(); g(); tg.append(time.perf_counter() - t)
+    return statistics.median(tf), statistics.median(tg)
 
 
 def main():
@@ -36,15 +38,13 @@ def main():
         data = tr.batches()
         x0 = next(data).to(tr.device)
         tr.step = cfg.total_steps // 2            # mid-curriculum, N = 81 for the defaults
-        full = _time(lambda: tr.train_step(next(data)), a.steps)
-
         model, t = tr.model, torch.full((len(x0),), 1.0, device=tr.device)
         def bare():
             with torch.autocast(tr.device.type, torch.bfloat16, enabled=a.bf16):
                 out = model(x0, t)
                 with torch.no_grad(): model(x0, t)
             out.float().pow(2).mean().backward()
-        net = _time(bare, a.steps)
+        full, net = _time_pair(lambda: tr.train_step(next(data)), bare, a.steps)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     params = sum(p.numel() for p in model.parameters())
     print(f'config: preset={a.preset} net={a.net} ({params/1e6:.2f} M params) batch={a.batch_size} '
