@@ -147,7 +147,7 @@ def worker(spec, args, caches):
     res = dict(spec, steps=K, batch=args.batch, lr=cfg.lr, recipe=tr.recipe.__dict__, train_s=round(train_s, 1),
                stage_td=stage_td, final_td=final_td,
                loss_curve=[json.loads(l) for l in (run_dir/'metrics.jsonl').read_text().splitlines()])
-    if td21: np.savez_compressed(out_dir/'td'/f"{spec['name']}_N21.npz", td=td21['td'])
+    if td21 and spec['preset'] == 'ilct': np.savez_compressed(out_dir/'td'/f"{spec['name']}_N21.npz", td=td21['td'])
     if not pixels:
         ext = get_feature_extractor('digits'); ref = digits_reference_stats(extractor=ext)
         ema = tr.emas[0]
@@ -204,12 +204,12 @@ def main(argv=None):
         sel = set(filter(None, args.only.split(',')))
         todo = [r for r in run_list() if (not sel or r['table'] in sel or r['name'] in sel) and not (out/'metrics'/f"{r['name']}.json").exists()]
         print(f'ablation: {len(todo)} runs to do, {args.jobs} at a time, {args.steps} steps × batch {args.batch}', flush=True)
-        (out/'logs').mkdir(exist_ok=True)
+        logs = Path(args.work)/'logs'; logs.mkdir(parents=True, exist_ok=True)
         def go(r):
             cmd = [sys.executable, __file__, '--worker', r['name'], '--out', str(out), '--work', args.work, '--steps', str(args.steps),
                    '--batch', str(args.batch), '--n_eval', str(args.n_eval), '--probe', str(args.probe)]
             s = time.time()
-            with open(out/'logs'/f"{r['name']}.log", 'w') as f:
+            with open(logs/f"{r['name']}.log", 'w') as f:
                 rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS='1'))
             print(f"  {r['name']}: rc={rc} {time.time() - s:.0f}s", flush=True)
         try:
