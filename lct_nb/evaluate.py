@@ -129,10 +129,10 @@ def checkpoint_loader(ckpt,          # checkpoint file or folder (its latest), a
                      ) -> tuple:
     "Default `--loader`: the training chapter's `model_from_checkpoint`, with `info['latents']` resolved from the run config."
     from lct_nb.checkpoint import model_from_checkpoint
-    from lct_nb.latents import bundled_latents
+    from lct_nb.latents import latent_cache_path
     model, conf = model_from_checkpoint(ckpt, ema=ema, map_location=device)
     data = conf.get('data', 'digits')
-    return model, dict(conf, latents=str(bundled_latents() if data == 'digits' else data))
+    return model, dict(conf, latents=str(latent_cache_path(data)))
 
 def _load_fn(spec: str):
     mod, _, fn = spec.partition(':')

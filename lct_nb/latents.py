@@ -16,7 +16,7 @@ from diffusers import AutoencoderKL
 __all__ = ['IMAGE_EXTS', 'BUNDLED_VAE', 'CACHE_FORMAT', 'BadImageError', 'list_images', 'center_crop_resize', 'load_image',
            'ImageFolder', 'digits_images', 'bundled_vae_path', 'load_vae', 'encode', 'LatentStats', 'normalize',
            'denormalize', 'decode', 'digits_vae_config', 'train_digits_vae', 'encode_latents', 'LatentCache',
-           'load_latent_cache', 'lct_cache_dir', 'bundled_latents', 'encode_folder', 'main']
+           'load_latent_cache', 'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder', 'main']
 
 # %% ../nbs/00_latents.ipynb #fb99916d
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp')
@@ -430,6 +430,12 @@ def _check_bundled_stats(cache:Path, vp:Path):
     with np.load(cache / 'stats.npz') as f: cm, cs = f['channel_mean'], f['channel_std']
     ok = np.allclose(cm, ref['channel_mean'], atol=1e-3 * np.array(ref['channel_std'])) and np.allclose(cs, ref['channel_std'], rtol=1e-3)
     _expect(ok, f"{cache}: digits latents (channel mean {cm}, std {cs}) do not match {ref_p} ({ref}); is the VAE file damaged?")
+
+# %% ../nbs/00_latents.ipynb #e7403268
+def latent_cache_path(data:str, # 'digits' (the bundled default) or a latent cache folder
+                     ) -> Path:
+    "The cache folder a run's `data` setting names: `bundled_latents()` for 'digits', else `data` itself."
+    return bundled_latents() if data == 'digits' else Path(data)
 
 # %% ../nbs/00_latents.ipynb #16dcee14
 def encode_folder(image_dir, # folder of images (recursive)

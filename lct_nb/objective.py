@@ -8,10 +8,10 @@ import math
 from dataclasses import dataclass, replace, asdict
 from functools import lru_cache
 import torch
-from .consistency import karras_sigmas
+from .consistency import karras_sigmas, ct_pair
 from .curriculum import nfe_at, lognormal_index_probs, ict_weight, c_schedule
-from .losses import get_distance
-from .ot import ot_pair, ot_pair_global
+from .losses import get_distance, DISTANCES, NORMS
+from .ot import ot_couple, OT_MODES
 from .nets import NORM_KINDS
 
 # %% auto #0
@@ -40,11 +40,11 @@ class LCTConfig:
     sigma_data: float = 0.5       # std of the (normalised) data latents
 
 # %% ../nbs/07_ct_step.ipynb #761f4b93
-_DISTANCES, _C_SCHEDULES, _OTS = ('l2', 'pseudo_huber', 'cauchy', 'geman_mcclure'), ('ict', 'paper', 'official'), ('none', 'local', 'global')
+_C_SCHEDULES = ('ict', 'paper', 'official')
 
 def check_config(cfg: LCTConfig):
     "Raise a `ValueError` naming the first field of `cfg` with a value this objective does not know."
-    for name, allowed in (('distance', _DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', _OTS), ('loss_norm', ('mean', 'sum')), ('norm', NORM_KINDS)):
+    for name, allowed in (('distance', DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', OT_MODES), ('loss_norm', NORMS), ('norm', NORM_KINDS)):
         if getattr(cfg, name) not in allowed: raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {allowed}")
     if not 0 <= cfg.diff_r <= 1: raise ValueError(f"LCTConfig.diff_r={cfg.diff_r}: expected a fraction in [0, 1]")
     return cfg
@@ -104,9 +104,6 @@ def diffusion_loss(f: torch.Tensor, # student outputs f_θ(x_t, t)
     return (per * mask).sum() / mask.sum().clamp(min=1)
 
 # %% ../nbs/07_ct_step.ipynb #a83d69f6
-def _pair_fn(cfg):
-    return {'none': lambda x0, z: (x0, z), 'local': ot_pair, 'global': ot_pair_global}[cfg.ot]
-
 def lct_loss(model, # a `ConsistencyModel` (or its DDP wrapper): the student f_θ
              x0: torch.Tensor, # normalised data latents (B, C, H, W)
              k: int, # training step, which sets the curriculum stage
@@ -117,11 +114,11 @@ def lct_loss(model, # a `ConsistencyModel` (or its DDP wrapper): the student f_�
     "Eq. 4 + β·Eq. 9 of Dao et al. 2025 for one minibatch: (total loss, dict of terms)."
     n, sigmas, probs, lam = grid_at(k, total_steps, cfg)
     idx, z = draw_pairs(x0, probs, generator)
-    x0, z = _pair_fn(cfg)(x0, z)
-    dev = x0.device
-    t_cur, t_next, w = sigmas.to(dev)[idx], sigmas.to(dev)[idx + 1], lam.to(dev)[idx]
-    f = model(x0 + t_next.view(-1, 1, 1, 1) * z, t_next)
-    with torch.no_grad(): f_tgt = (model if target is None else target)(x0 + t_cur.view(-1, 1, 1, 1) * z, t_cur)
+    x0, z = ot_couple(x0, z, cfg.ot)
+    x_next, x_cur, t_next, t_cur = ct_pair(x0, z, sigmas, idx)
+    w = lam.to(x0.device)[idx]
+    f = model(x_next, t_next)
+    with torch.no_grad(): f_tgt = (model if target is None else target)(x_cur, t_cur)
     c = loss_scale(n, x0[0].numel(), cfg)
     ct = (w * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).mean()
     mask = diffusion_mask(idx, n, cfg.diff_r)

@@ -17,7 +17,7 @@ from torch.utils.data.distributed import DistributedSampler
 from .consistency import ConsistencyModel
 from .objective import LCTConfig, get_preset, check_config, lct_loss
 from .nets import make_unet
-from .latents import load_latent_cache, bundled_latents
+from .latents import load_latent_cache, latent_cache_path
 from .sampling import sample, two_step_sigmas, decode_to_images, save_image_grid
 from .checkpoint import save_checkpoint, latest_checkpoint, load_checkpoint
 
@@ -100,8 +100,6 @@ def recipe_of(cfg: TrainConfig) -> LCTConfig:
     r = get_preset(cfg.preset)
     return check_config(replace(r, **{k: getattr(cfg, k) for k in ('norm', 'ot') if getattr(cfg, k)}))
 
-def _data_path(cfg): return bundled_latents() if cfg.data == 'digits' else cfg.data
-
 def check_train_config(cfg: TrainConfig, world_size: int = 1):
     "Raise a one-line `ValueError` for the first problem with `cfg` on `world_size` ranks."
     recipe_of(cfg)
@@ -165,7 +163,7 @@ class Trainer:
         self.cfg, self.loss_fn, self.recipe = cfg, loss_fn, recipe_of(cfg)
         self.rank, self.world, self.device = init_distributed()
         self.is_main, self.run_dir = self.rank == 0, Path(cfg.run_dir)
-        self.data = load_latent_cache(_data_path(cfg))
+        self.data = load_latent_cache(latent_cache_path(cfg.data))
         torch.manual_seed(cfg.seed)
         c, h, w = self.data.shape
         net = make_unet(cfg.net, norm=self.recipe.norm, in_channels=c, sample_size=h).to(self.device)
