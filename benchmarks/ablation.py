@@ -42,18 +42,7 @@ def run_list():
         runs += [_run(f'2d_{n}_s{s}', '2d', 'cauchy', s, norm=n) for n in ('instance', 'layer', 'rms', 'nsln')]
     return runs
 
-# ---------------------------------------------------------------- derived caches (same on-disk format as LatentCache)
-def write_cache(out, latents, meta):
-    "Write `latents` (N, C, H, W) as a finished latent cache (latents.npy, stats.npz, names.txt, meta.json)."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    a = np.ascontiguousarray(latents, dtype=np.float32); np.save(out/'latents.npy', a)
-    x = a.astype(np.float64); n = len(x)
-    np.savez(out/'stats.npz', element_mean=x.mean(0).astype(np.float32), element_std=x.std(0).astype(np.float32),
-             channel_mean=x.mean((0, 2, 3)).astype(np.float32), channel_std=x.std((0, 2, 3)).astype(np.float32), n=np.int64(n))
-    (out/'names.txt').write_text(''.join(f'{i}\n' for i in range(n)))
-    (out/'meta.json').write_text(json.dumps(dict(meta, complete=True, n=n, shape=list(a.shape[1:])), indent=1))
-    return out
-
+# ---------------------------------------------------------------- derived caches (written by lct_nb.latents.write_latent_cache)
 def inject_outliers(z, frac=0.003, k=9.0, seed=0):
     "Copy of raw latents `z` with a fraction `frac` of entries set to channel mean ± k·(channel std), random sign."
     g = np.random.default_rng(seed); z = np.array(z, dtype=np.float32)
@@ -64,34 +53,33 @@ def inject_outliers(z, frac=0.003, k=9.0, seed=0):
 
 def build_caches(work):
     "The pixel-space digits cache (1×8×8 in [-1, 1]) and the outlier-injected latent caches; returns their paths."
-    from lct_nb.latents import bundled_latents, load_latent_cache
+    from lct_nb.latents import bundled_latents, load_latent_cache, write_latent_cache
     from sklearn.datasets import load_digits
     work = Path(work); paths = {}
     p = work/'caches'/'pixels'
     if not (p/'meta.json').exists():
         img = load_digits().images.astype(np.float32)[:, None] / 8. - 1.
-        write_cache(p, img, dict(source='sklearn.datasets.load_digits pixels /8 - 1', vae='none:pixels'))
+        write_latent_cache(p, img, dict(source='sklearn.datasets.load_digits pixels /8 - 1', vae='none:pixels'))
     paths['pixels'] = p
     base = load_latent_cache(bundled_latents())
     for k in (5, 9):
         p = work/'caches'/f'outliers{k}'
         if not (p/'meta.json').exists():
             z, frac = inject_outliers(base.latents, 0.003, k, seed=k)
-            write_cache(p, z, dict(base.meta, source=f'bundled digits latents + impulsive outliers at {k} std',
-                                   outlier_k=k, outlier_frac=frac))
+            write_latent_cache(p, z, dict(base.meta, source=f'bundled digits latents + impulsive outliers at {k} std',
+                                          outlier_k=k, outlier_frac=frac))
         paths[f'outliers{k}'] = p
     return paths
 
 # ---------------------------------------------------------------- one run (in a worker process)
-def _td_probe(model, data, n, cfg, x0, seed=1234):
+def _td_probe(model, n, cfg, x0, seed=1234):
     "TD values f(x_{t_{i+1}}) − f(x_{t_i}) of `model` (target = itself) on `x0` at grid size `n`, pairs drawn as in training."
     import torch
     from lct_nb.consistency import karras_sigmas, temporal_difference
     from lct_nb.curriculum import lognormal_index_probs
+    from lct_nb.objective import draw_pairs
     sig = karras_sigmas(n, cfg.sigma_min, cfg.sigma_max, cfg.rho)
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.multinomial(lognormal_index_probs(sig, cfg.p_mean, cfg.p_std).float(), len(x0), replacement=True, generator=g)
-    z = torch.randn(x0.shape, generator=g)
+    idx, z = draw_pairs(x0, lognormal_index_probs(sig, cfg.p_mean, cfg.p_std).float(), torch.Generator().manual_seed(seed))
     with torch.no_grad(): return temporal_difference(model, model, x0, z, sig.float(), idx)
 
 def _td_stats(td):
@@ -104,46 +92,53 @@ def _td_stats(td):
                frac_outer=((v < f['outer'][0]) | (v > f['outer'][1])).double().mean().item())
     return out
 
+def callbacks(spec, probe_x0, K):
+    "The ablation's callbacks: metrics and checkpoints, sample grids (latent runs), the TD probe, and the re-fitted c line."
+    from lct_nb.train import Callback, MetricsLog, Checkpointer, SampleGrids
+    from lct_nb.curriculum import nfe_at
+
+    class TDProbe(Callback):
+        "The TD spread of the current weights at the end of every curriculum stage."
+        def __init__(self): self.stage_td, self.td21 = {}, {}
+        def after_stage(self):
+            tr = self.trainer; n = nfe_at(tr.step - 1, K)
+            td = _td_probe(tr.model, n, tr.recipe, probe_x0)
+            self.stage_td[n] = dict(_td_stats(td), step=tr.step)
+            if n == 21: self.td21['td'] = td[:64].numpy().astype(np.float16)
+
+    class CLine(Callback):
+        "The robust scale c from a re-fitted line log c = a log(N-1) + b instead of Eq. 11."
+        def __init__(self, a, b): self.a, self.b = a, b
+        def before_step(self): self.trainer.c = math.exp(self.a * math.log(self.trainer.batch['N'] - 1) + self.b)
+
+    cbs = [MetricsLog(), Checkpointer(), TDProbe()] + ([] if spec['data'] == 'pixels' else [SampleGrids()])
+    return cbs + ([CLine(*spec['change']['c_fit'])] if 'c_fit' in spec['change'] else [])
+
 def worker(spec, args, caches):
     import torch
     torch.set_num_threads(1)
     from lct_nb.train import TrainConfig, Trainer
-    from lct_nb.curriculum import nfe_at
     from lct_nb.evaluate import evaluate
     from lct_nb.metrics import digits_reference_stats, get_feature_extractor
-    from lct_nb.sampling import decode_to_images
+    from lct_nb.images import decode_to_images
+    from lct_nb.latents import load_latent_cache, latent_cache_path
     out_dir = Path(args.out); run_dir = Path(args.work)/'runs'/spec['name']
     shutil.rmtree(run_dir, ignore_errors=True)
     data = 'digits' if spec['data'] == 'digits' else str(caches[spec['data']])
     cfg = TrainConfig(data=data, preset=spec['preset'], total_steps=args.steps, batch_size=args.batch, seed=spec['seed'],
                       run_dir=str(run_dir), log_every=25, ckpt_every=args.steps, sample_every=args.steps, keep_ckpts=1,
                       norm=spec['change'].get('norm', ''))
-    K, pixels, stage_td, td21 = args.steps, spec['data'] == 'pixels', {}, {}
-
-    class ProbeTrainer(Trainer):
-        "A Trainer that measures the TD spread at the end of every curriculum stage."
-        def train_step(self, x0):
-            out = super().train_step(x0)
-            k = self.step
-            if k == K - 1 or nfe_at(k, K) != nfe_at(k + 1, K):
-                n = nfe_at(k, K); td = _td_probe(self.model, self.data, n, self.recipe, self.probe_x0)
-                stage_td[n] = dict(_td_stats(td), step=k + 1)
-                if n == 21: td21['td'] = td[:64].numpy().astype(np.float16)
-            return out
-        def save_samples(self):
-            return [] if pixels else super().save_samples()
-
-    if 'c_fit' in spec['change']:   # this process only: the robust scale c from the re-fitted line instead of Eq. 11
-        import lct_nb.objective as obj
-        a, b = spec['change']['c_fit']; obj.loss_scale = lambda n, d, cfg=None: math.exp(a * math.log(n - 1) + b)
+    K, pixels = args.steps, spec['data'] == 'pixels'
+    cache = load_latent_cache(latent_cache_path(data))
+    probe_x0 = cache[torch.randperm(len(cache), generator=torch.Generator().manual_seed(99))[:args.probe].sort().values]
     t0 = time.time()
-    tr = ProbeTrainer(cfg)
+    tr = Trainer(cfg, callbacks(spec, probe_x0, K))
     tr.recipe = replace(tr.recipe, **{k: v for k, v in spec['change'].items() if k not in ('norm', 'c_fit')})
-    g = torch.Generator().manual_seed(99)
-    tr.probe_x0 = tr.data[torch.randperm(len(tr.data), generator=g)[:args.probe].sort().values]
     tr.fit()
+    probe = next(cb for cb in tr.cbs if type(cb).__name__ == 'TDProbe')
+    stage_td, td21 = probe.stage_td, probe.td21
     train_s = time.time() - t0
-    final_td = {n: _td_stats(_td_probe(tr.model, tr.data, n, tr.recipe, tr.probe_x0)) for n in STAGES}
+    final_td = {n: _td_stats(_td_probe(tr.model, n, tr.recipe, probe_x0)) for n in STAGES}
     res = dict(spec, steps=K, batch=args.batch, lr=cfg.lr, recipe=tr.recipe.__dict__, train_s=round(train_s, 1),
                stage_td=stage_td, final_td=final_td,
                loss_curve=[json.loads(l) for l in (run_dir/'metrics.jsonl').read_text().splitlines()])

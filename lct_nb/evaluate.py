@@ -13,18 +13,18 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .sampling import _model_device, sample_batches, decode_to_images, cache_vae, two_step_sigmas, PAPER_TWO_STEP_INDEX
+from .core import world, write_json, init_distributed, exit_error
+from .latents import ImageFolder, load_latent_cache, latent_cache_path
+from .sampling import _model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
+from .images import decode_to_images, cache_vae
 from .metrics import (FeatureExtractor, extract_features, fid_pr, get_feature_extractor, reference_stats,
                             digits_reference_stats, load_stats)
+from .train import model_from_checkpoint
 
 # %% auto #0
 __all__ = ['generate_features', 'evaluate', 'two_step_sweep', 'cache_reference', 'checkpoint_loader', 'main']
 
 # %% ../nbs/08b_evaluate.ipynb #18d01311
-def _dist_info():
-    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
 @torch.no_grad()
 def generate_features(model: nn.Module,       # consistency model (run in eval mode; its mode is restored after)
                       n: int,                 # total samples over all ranks
@@ -37,25 +37,20 @@ def generate_features(model: nn.Module,       # consistency model (run in eval m
                       device=None,            # where to sample; default the model's device
                      ):
     "Features (n, D) float32 of `n` decoded samples, generated across ranks; full array on rank 0, None elsewhere."
-    rank, world = _dist_info()
+    rank, size = world()
     was_training = model.training
     model.eval()
     try: pieces = [(lo, extract_features(extractor, decode(x)).astype(np.float32))
-                   for lo, x in sample_batches(model, n, latent_shape, sigmas, seed, batch_size, rank, world, device)]
+                   for lo, x in sample_batches(model, n, latent_shape, sigmas, seed, batch_size, rank, size, device)]
     finally: model.train(was_training)     # callable mid-training: leave the model's mode as it was
-    if world > 1:
-        gathered = [None] * world if rank == 0 else None
+    if size > 1:
+        gathered = [None] * size if rank == 0 else None
         dist.gather_object(pieces, gathered, dst=0)
         if rank != 0: return None
         pieces = [p for g in gathered for p in g]
     return np.concatenate([f for _, f in sorted(pieces, key=lambda p: p[0])])
 
 # %% ../nbs/08b_evaluate.ipynb #f518a6cb
-def _atomic_json(path, d):
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(d, indent=1)); os.replace(tmp, path)
-
 def evaluate(model: nn.Module,         # consistency model
              ref: dict,                # reference stats (`reference_stats` / `digits_reference_stats`)
              extractor: FeatureExtractor, # the extractor that produced `ref`
@@ -73,7 +68,7 @@ def evaluate(model: nn.Module,         # consistency model
     "FID, precision and recall of `n` samples of `model` against `ref`, generated across all ranks (Sec. 5 of Dao et al. 2025)."
     if ref['meta'].get('extractor') != extractor.name:
         raise ValueError(f"ref was computed with extractor {ref['meta'].get('extractor')!r}, not {extractor.name!r}")
-    rank, world = _dist_info()
+    rank, size = world()
     t0 = time.time()
     feats = generate_features(model, n, latent_shape, decode, extractor, sigmas, seed, batch_size, device)
     res = None
@@ -82,10 +77,10 @@ def evaluate(model: nn.Module,         # consistency model
         res = dict(m, nfe=len(sigmas), sigmas=[float(s) for s in sigmas], n=int(n), seed=int(seed),
                    batch_size=int(batch_size), k=int(k), extractor=extractor.name,
                    fid_kind='Inception-v3 FID' if extractor.name.startswith('inception') else f'{extractor.name} FID (not Inception FID)',
-                   reference=dict(ref['meta'], n=int(len(ref['feats']))), world_size=world,
+                   reference=dict(ref['meta'], n=int(len(ref['feats']))), world_size=size,
                    seconds=round(time.time() - t0, 2), **info)
-        if out is not None: _atomic_json(out, res)
-    if world > 1:
+        if out is not None: write_json(out, res)
+    if size > 1:
         box = [res]; dist.broadcast_object_list(box, src=0); res = box[0]
     return res
 
@@ -112,7 +107,6 @@ def cache_reference(cache,                    # a `LatentCache`
     img_dir = cache.meta.get('image_dir')
     if not img_dir or not Path(img_dir).is_dir():
         raise FileNotFoundError(f"{cache.path}/meta.json names no readable image_dir ({img_dir!r}): pass ref stats explicitly (--ref PATH.npz)")
-    from lct_nb.latents import ImageFolder
     ds = ImageFolder(img_dir, cache.meta['size'], cache.meta.get('channels', 3), skip_bad=True)
     def batches():
         xs = []
@@ -128,8 +122,6 @@ def checkpoint_loader(ckpt,          # checkpoint file or folder (its latest), a
                       ema: int | None = 0, # which EMA to evaluate (the paper evaluates the EMA); None: the raw weights
                      ) -> tuple:
     "Default `--loader`: the training chapter's `model_from_checkpoint`, with `info['latents']` resolved from the run config."
-    from lct_nb.checkpoint import model_from_checkpoint
-    from lct_nb.latents import latent_cache_path
     model, conf = model_from_checkpoint(ckpt, ema=ema, map_location=device)
     data = conf.get('data', 'digits')
     return model, dict(conf, latents=str(latent_cache_path(data)))
@@ -161,36 +153,38 @@ def _parser():
     return p
 
 # %% ../nbs/08b_evaluate.ipynb #24794b8c
+def _levels(a): return tuple(float(s) for s in a.sigmas.split(',')) if a.sigmas else (80.,) if a.steps == 1 else two_step_sigmas(a.index)
+
+def _inputs(a, device) -> tuple:
+    "The model, loader info, latent cache, feature extractor and reference statistics a parsed command line names."
+    if not Path(a.ckpt).exists(): raise FileNotFoundError(f"--ckpt: {a.ckpt} does not exist")
+    model, info = _load_fn(a.loader)(a.ckpt, device, None if a.ema < 0 else a.ema)
+    latents = a.latents or info.get('latents')
+    if not latents: raise ValueError("--latents: the loader reported no latent cache; pass --latents DIR")
+    cache = load_latent_cache(latents, verify=False)
+    digits = cache.meta.get('source') == 'sklearn.datasets.load_digits'
+    extractor = get_feature_extractor(a.features or ('digits' if digits else 'inception'), device=device)
+    return model.to(device), info, cache, extractor, load_stats(a.ref) if a.ref else cache_reference(cache, extractor)
+
+def _out_path(a, sigmas, extractor) -> str:
+    ck = Path(a.ckpt)
+    return a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}_nfe{len(sigmas)}_{extractor.name}.json")
+
 def main(argv=None):
     "Command-line entry: load a checkpoint, evaluate it across all ranks, write the JSON (rank 0) and print it."
-    from lct_nb.latents import load_latent_cache
     a = _parser().parse_args(argv)
-    if not Path(a.ckpt).exists(): raise FileNotFoundError(f"--ckpt: {a.ckpt} does not exist")
-    distributed = int(os.environ.get('WORLD_SIZE', '1')) > 1
-    local = int(os.environ.get('LOCAL_RANK', '0'))
-    device = torch.device(a.device or (f'cuda:{local}' if torch.cuda.is_available() else 'cpu'))
-    if device.type == 'cuda': torch.cuda.set_device(device)
-    if distributed and not dist.is_initialized():
-        dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    rank, size, device = init_distributed(a.device)
     try:
-        if a.sigmas: sigmas = tuple(float(s) for s in a.sigmas.split(','))
-        else: sigmas = (80.,) if a.steps == 1 else two_step_sigmas(a.index)
-        model, info = _load_fn(a.loader)(a.ckpt, device, None if a.ema < 0 else a.ema)
-        latents = a.latents or info.get('latents')
-        if not latents: raise ValueError("--latents: the loader reported no latent cache; pass --latents DIR")
-        cache = load_latent_cache(latents, verify=False)
-        digits = cache.meta.get('source') == 'sklearn.datasets.load_digits'
-        extractor = get_feature_extractor(a.features or ('digits' if digits else 'inception'), device=device)
-        ref = load_stats(a.ref) if a.ref else cache_reference(cache, extractor)
-        decode = partial(decode_to_images, cache=cache, vae=cache_vae(cache, device=device))
-        ck = Path(a.ckpt)
-        out = a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}_nfe{len(sigmas)}_{extractor.name}.json")
-        res = evaluate(model.to(device), ref, extractor, decode, cache.shape, n=a.n, sigmas=sigmas, seed=a.seed,
-                       batch_size=a.batch_size, k=a.k, out=out, device=device, ckpt=str(a.ckpt), latents=str(latents),
-                       loader=a.loader, ema=a.ema, info=info)
-        if _dist_info()[0] == 0: print(json.dumps(res, indent=1)); print(f"wrote {out}")
+        sigmas = _levels(a)
+        model, info, cache, extractor, ref = _inputs(a, device)
+        out = _out_path(a, sigmas, extractor)
+        res = evaluate(model, ref, extractor, partial(decode_to_images, cache=cache, vae=cache_vae(cache, device=device)),
+                       cache.shape, n=a.n, sigmas=sigmas, seed=a.seed, batch_size=a.batch_size, k=a.k, out=out, device=device,
+                       ckpt=str(a.ckpt), latents=str(cache.path), loader=a.loader, ema=a.ema, info=info)
+        if rank == 0: print(json.dumps(res, indent=1)); print(f"wrote {out}")
         return res
+    except (ValueError, FileNotFoundError, ImportError) as e: exit_error('evaluate', e)
     finally:
-        if distributed and dist.is_initialized(): dist.destroy_process_group()
+        if size > 1 and dist.is_initialized(): dist.destroy_process_group()
 
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.evaluate`; notebooks define no __file__

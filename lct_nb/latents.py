@@ -9,14 +9,17 @@ from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from fastcore.script import call_parse, store_true
-from fastprogress.fastprogress import progress_bar
+from sklearn.datasets import load_digits
+from tqdm.auto import tqdm
 from diffusers import AutoencoderKL
+from .core import atomic_write, write_json, array_moments, assets_dir, exit_error
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'BUNDLED_VAE', 'CACHE_FORMAT', 'BadImageError', 'list_images', 'center_crop_resize', 'load_image',
            'ImageFolder', 'digits_images', 'bundled_vae_path', 'load_vae', 'encode', 'LatentStats', 'normalize',
-           'denormalize', 'decode', 'digits_vae_config', 'train_digits_vae', 'encode_latents', 'LatentCache',
-           'load_latent_cache', 'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder', 'main']
+           'denormalize', 'decode', 'digits_vae_config', 'train_digits_vae', 'encode_latents', 'write_latent_cache',
+           'LatentCache', 'load_latent_cache', 'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder',
+           'main']
 
 # %% ../nbs/00_latents.ipynb #fb99916d
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp')
@@ -78,15 +81,13 @@ class ImageFolder:
 def digits_images(size:int=32, # output resolution (the 8×8 digits are upsampled bilinearly)
                  ) -> torch.Tensor: # (1797, 1, size, size) float32 in [-1, 1]
     "scikit-learn's bundled 8×8 digits, upsampled to `size`×`size` and mapped to [-1, 1]."
-    from sklearn.datasets import load_digits
     x = torch.tensor(load_digits().images / 16., dtype=torch.float32)[:, None]
     return F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).clamp(0, 1) * 2 - 1
 
 # %% ../nbs/00_latents.ipynb #8d0de7be
 def bundled_vae_path() -> Path:
     "Folder of the digits `AutoencoderKL` shipped with lct_nb (`save_pretrained` format)."
-    import lct_nb
-    return Path(lct_nb.__file__).parent / 'assets' / 'digits_vae'
+    return assets_dir() / 'digits_vae'
 
 BUNDLED_VAE = 'lct_nb:digits_vae'  # the name a cache's meta.json gives the bundled VAE
 
@@ -218,19 +219,10 @@ def _sha1(s:str): return hashlib.sha1(s.encode()).hexdigest()
 def _expect(cond, msg):
     if not cond: raise ValueError(msg)
 
-def _atomic(path:Path, write):
-    "Call `write(tmp_path)` then move the result onto `path` atomically."
-    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
-    try: write(tmp); os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-
-def _write_json(path, d): _atomic(Path(path), lambda t: t.write_text(json.dumps(d, indent=1)))
-
 def _save_npz(path, **arrays):
     def w(t):
         with open(t, 'wb') as f: np.savez(f, **arrays)
-    _atomic(Path(path), w)
+    return atomic_write(path, w)
 
 def _vae_config_sha1(vae): return _sha1(json.dumps(dict(vae.config), sort_keys=True, default=str))
 
@@ -262,42 +254,57 @@ def _encode_shard(vae, images, lo, hi, batch_size, sample, generator):
     return zs, np.array(idx, dtype=np.int64), np.array(bad, dtype=np.int64)
 
 # %% ../nbs/00_latents.ipynb #9861d254
-def _finalise(out:Path, meta:dict, n_shards:int):
-    "Merge the shards into latents.npy + stats.npz + names.txt, then mark meta.json complete."
-    sd = out / 'shards'
-    files = [sd / f'{s:05d}.npz' for s in range(n_shards)]
-    def shard(f):
-        with np.load(f) as d: return d['latents'], d['index'], d['skipped']
-    parts = [shard(f)[1:] for f in files]
-    idx = np.concatenate([p[0] for p in parts]); bad = np.concatenate([p[1] for p in parts])
-    if len(idx) == 0: raise ValueError(f"{out}: every input was skipped, nothing to cache")
-    shape = None
-    def write_latents(t):
-        nonlocal shape; a, j = None, 0
+def _shard(f):
+    with np.load(f) as d: return d['latents'], d['index'], d['skipped']
+
+def _merge_shards(files, n:int, out:Path):
+    "Concatenate the shards' latents into out/latents.npy, written through a memory map, atomically."
+    def write(t):
+        a, j = None, 0
         for f in files:
-            z = shard(f)[0]
+            z = _shard(f)[0]
             if not len(z): continue
-            if a is None: shape = z.shape[1:]; a = np.lib.format.open_memmap(t, mode='w+', dtype=np.float32, shape=(len(idx), *shape))
-            _expect(z.shape[1:] == shape, f"{f}: latents of shape {z.shape[1:]} among shards of shape {shape}")
+            if a is None: a = np.lib.format.open_memmap(t, mode='w+', dtype=np.float32, shape=(n, *z.shape[1:]))
+            _expect(z.shape[1:] == a.shape[1:], f"{f}: latents of shape {z.shape[1:]} among shards of shape {a.shape[1:]}")
             a[j:j + len(z)] = z; j += len(z)
         a.flush(); del a
-    _atomic(out / 'latents.npy', write_latents)
+    atomic_write(out / 'latents.npy', write)
+
+def _seal(out:Path, meta:dict, names:list):
+    "Write stats.npz and names.txt beside out/latents.npy, then meta.json marked complete (always the last file written)."
     a = np.load(out / 'latents.npy', mmap_mode='r')
-    s1, s2 = np.zeros(shape), np.zeros(shape)
-    for j in range(0, len(a), 4096): c = a[j:j + 4096].astype(np.float64); s1 += c.sum(0); s2 += (c * c).sum(0)
-    n, hw = len(a), shape[1] * shape[2]
-    em, cm = s1 / n, s1.sum((1, 2)) / (n * hw)
-    es, cs = np.sqrt(np.maximum(s2 / n - em**2, 0)), np.sqrt(np.maximum(s2.sum((1, 2)) / (n * hw) - cm**2, 0))
+    m = array_moments(a); (em, es), (cm, cs) = m.element(), m.channel()
     _save_npz(out / 'stats.npz', element_mean=em.astype(np.float32), element_std=es.astype(np.float32),
-              channel_mean=cm.astype(np.float32), channel_std=cs.astype(np.float32), n=np.int64(n))
+              channel_mean=cm.astype(np.float32), channel_std=cs.astype(np.float32), n=np.int64(len(a)))
+    atomic_write(out / 'names.txt', lambda t: t.write_text(''.join(f'{s}\n' for s in names)))
+    write_json(out / 'meta.json', dict(meta, complete=True, n=int(len(a)), shape=[int(v) for v in a.shape[1:]],
+                                       finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
+
+def _finalise(out:Path, meta:dict, n_shards:int):
+    "Merge the shards into latents.npy, then seal the cache (stats, names, complete meta.json) and drop the shards."
+    files = [out / 'shards' / f'{s:05d}.npz' for s in range(n_shards)]
+    parts = [_shard(f)[1:] for f in files]
+    idx, bad = (np.concatenate([p[k] for p in parts]) for k in (0, 1))
+    if len(idx) == 0: raise ValueError(f"{out}: every input was skipped, nothing to cache")
+    _merge_shards(files, len(idx), out)
     names = meta.pop('_names')
-    _atomic(out / 'names.txt', lambda t: t.write_text('\n'.join(names[i] for i in idx) + '\n'))
-    meta.update(complete=True, n=int(n), shape=[int(v) for v in shape], skipped=int(len(bad)),
-                skipped_names=[names[i] for i in bad[:100]], finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-    _write_json(out / 'meta.json', meta)
-    shutil.rmtree(sd, ignore_errors=True)
+    _seal(out, dict(meta, skipped=int(len(bad)), skipped_names=[names[i] for i in bad[:100]]), [names[i] for i in idx])
+    shutil.rmtree(out / 'shards', ignore_errors=True)
 
 # %% ../nbs/00_latents.ipynb #100e7c08
+def _open_cache(out:Path, meta:dict, overwrite:bool) -> bool:
+    "Make `out` ready for the encode `meta` describes; True if it already holds that finished cache."
+    if (out / 'meta.json').exists():
+        old = json.loads((out / 'meta.json').read_text())
+        same = _check_resume(out, old, meta, overwrite)
+        if same and old.get('complete'): return True
+        if not same: shutil.rmtree(out)
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise ValueError(f"out_dir: {out} exists, is not empty and is not a latent cache")
+    (out / 'shards').mkdir(parents=True, exist_ok=True)
+    write_json(out / 'meta.json', dict(meta, complete=False))
+    return False
+
 def encode_latents(vae:AutoencoderKL, # the VAE
                    images, # sequence: images[i] is a (C,H,W) tensor in [-1,1], or None to skip it
                    out_dir, # cache directory to create or resume
@@ -317,17 +324,11 @@ def encode_latents(vae:AutoencoderKL, # the VAE
     if len(names) != n: raise ValueError(f"names: {len(names)} names for {n} images")
     if n == 0: raise ValueError("images: nothing to encode")
     meta = _settings(vae, names, shard_size, sample, seed, info or {})
-    if (out / 'meta.json').exists():
-        old = json.loads((out / 'meta.json').read_text())
-        if _check_resume(out, old, meta, overwrite) and old.get('complete'): return out
-        if not _check_resume(out, old, meta, overwrite): shutil.rmtree(out)
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"out_dir: {out} exists, is not empty and is not a latent cache")
-    sd = out / 'shards'; sd.mkdir(parents=True, exist_ok=True)
-    _write_json(out / 'meta.json', dict(meta, complete=False))
+    if _open_cache(out, meta, overwrite): return out
+    sd = out / 'shards'
     n_shards = math.ceil(n / shard_size)
     todo = [s for s in range(n_shards) if not (sd / f'{s:05d}.npz').exists()]
-    for s in (progress_bar(todo) if progress and todo else todo):
+    for s in tqdm(todo, desc='lct_nb.latents', disable=not (progress and todo)):
         lo, hi = s * shard_size, min(n, (s + 1) * shard_size)
         g = torch.Generator().manual_seed(seed * 1_000_003 + s)
         zs, idx, bad = _encode_shard(vae, images, lo, hi, batch_size, sample, g)
@@ -335,6 +336,23 @@ def encode_latents(vae:AutoencoderKL, # the VAE
         _save_npz(sd / f'{s:05d}.npz', latents=z, index=idx, skipped=bad)
         if on_shard is not None: on_shard(s)
     _finalise(out, dict(meta, _names=names), n_shards)
+    return out
+
+# %% ../nbs/00_latents.ipynb #5a7fcfc7
+def write_latent_cache(out_dir, # cache directory to create (must not hold another cache)
+                       latents, # (N, C, H, W) scaled latents already in memory
+                       meta:dict|None=None, # JSON-able facts for meta.json: at least `vae` (how to decode) and `source`
+                       names:list|None=None, # one name per latent (default: its index)
+                      ) -> Path:
+    "Write in-memory latents (derived or synthetic data) as a finished cache in the format `encode_latents` writes."
+    out = Path(out_dir).expanduser(); out.mkdir(parents=True, exist_ok=True)
+    if (out / 'meta.json').exists(): raise ValueError(f"out_dir: {out} already holds a latent cache")
+    a = np.ascontiguousarray(latents, dtype=np.float32)
+    if a.ndim != 4 or not len(a): raise ValueError(f"latents: expected a non-empty (N, C, H, W) array, got shape {a.shape}")
+    def write(t):
+        with open(t, 'wb') as f: np.save(f, a)
+    atomic_write(out / 'latents.npy', write)
+    _seal(out, dict(dict(format=CACHE_FORMAT, vae='', source='in memory'), **(meta or {})), names or [str(i) for i in range(len(a))])
     return out
 
 # %% ../nbs/00_latents.ipynb #d205c889
@@ -357,11 +375,8 @@ class LatentCache:
         self.stats = LatentStats(self.raw_stats[f'{norm}_mean'], self.raw_stats[f'{norm}_std'], norm, sigma_data)
         if verify: self._verify()
     def _verify(self):
-        a, cm, cs = self.latents, self.raw_stats['channel_mean'], self.raw_stats['channel_std']
-        s1, s2, m = np.zeros(len(cm)), np.zeros(len(cm)), 0
-        for j in range(0, len(a), 8192):
-            c = a[j:j + 8192].astype(np.float64); s1 += c.sum((0, 2, 3)); s2 += (c * c).sum((0, 2, 3)); m += c[:, 0].size
-        mean = s1 / m; std = np.sqrt(np.maximum(s2 / m - mean**2, 0))
+        mean, std = array_moments(self.latents, 8192).channel()
+        cm, cs = self.raw_stats['channel_mean'], self.raw_stats['channel_std']
         bad = ~(np.isclose(mean, cm, rtol=1e-3, atol=1e-3 * cs) & np.isclose(std, cs, rtol=1e-3))
         _expect(not bad.any(), f"{self.path/'stats.npz'}: statistics do not match latents.npy (channel mean {cm.round(4)} vs {mean.round(4)}, "
                 f"std {cs.round(4)} vs {std.round(4)}); re-encode with overwrite=True")
@@ -483,8 +498,8 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
     if vae is not None and vae_subfolder: vae = load_vae(vae, device=device, subfolder=vae_subfolder)
     try: out = encode_folder(image_dir, out_dir, vae=vae, size=size, batch_size=batch_size, shard_size=shard_size,
                              sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device)
-    except BadImageError as e: raise SystemExit(f"lct_nb_encode: {e}\n(pass --skip_bad to skip unreadable files; re-running resumes)")
-    except (ValueError, FileNotFoundError) as e: raise SystemExit(f"lct_nb_encode: {e}")
+    except BadImageError as e: exit_error('latents', f"{e} (pass --skip_bad to skip unreadable files; re-running resumes)")
+    except (ValueError, FileNotFoundError) as e: exit_error('latents', e)
     m = json.loads((Path(out) / 'meta.json').read_text())
     print(f"{out}: {m['n']} latents of shape {tuple(m['shape'])}, {m['skipped']} skipped"
           + (f" ({', '.join(m['skipped_names'][:5])}{', ...' if m['skipped'] > 5 else ''})" if m['skipped'] else ''))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_metrics.ipynb #d72b69c1
 from __future__ import annotations
-import json, os
+import hashlib, json, os
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +14,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from sklearn.datasets import load_digits
+from .core import assets_dir
 from .latents import digits_images, lct_cache_dir
 
 # %% auto #0
 __all__ = ['FID_WEIGHTS_FILE', 'frechet_distance', 'knn_radii', 'manifold_coverage', 'precision_recall', 'FeatureExtractor',
-           'extract_features', 'digits_labels', 'DigitsCNN', 'train_digits_classifier', 'assets_dir',
-           'digits_classifier_path', 'save_digits_classifier', 'load_digits_classifier', 'DigitsFeatures',
-           'InceptionFeatures', 'get_feature_extractor', 'feature_stats', 'save_stats', 'load_stats', 'reference_stats',
+           'extract_features', 'digits_labels', 'DigitsCNN', 'train_digits_classifier', 'digits_classifier_path',
+           'save_digits_classifier', 'load_digits_classifier', 'DigitsFeatures', 'InceptionFeatures',
+           'get_feature_extractor', 'feature_stats', 'save_stats', 'load_stats', 'reference_stats',
            'digits_reference_stats', 'fid_pr']
 
 # %% ../nbs/08a_metrics.ipynb #b0f7bfe1
@@ -126,7 +128,6 @@ def extract_features(extractor: FeatureExtractor, # any feature extractor
 # %% ../nbs/08a_metrics.ipynb #62dc3151
 def digits_labels() -> torch.Tensor:
     "Class labels (1797,) of sklearn's digits, aligned with `lct_nb.latents.digits_images`."
-    from sklearn.datasets import load_digits
     return torch.from_numpy(load_digits().target).long()
 
 # %% ../nbs/08a_metrics.ipynb #00cda4a7
@@ -178,11 +179,6 @@ def train_digits_classifier(epochs: int = 15,   # passes over the training split
     return model, acc
 
 # %% ../nbs/08a_metrics.ipynb #d860fad8
-def assets_dir() -> Path:
-    "Folder of the files shipped inside the package."
-    import lct_nb
-    return Path(lct_nb.__file__).parent/'assets'
-
 def digits_classifier_path() -> Path:
     "Path of the shipped digits classifier weights (safetensors; config beside it as .json)."
     return assets_dir()/'digits_classifier.safetensors'
@@ -211,7 +207,6 @@ class DigitsFeatures(FeatureExtractor):
     name = 'digits-cnn'
     def __init__(self, path=None, # classifier weights; default: the shipped file
                  device='cpu'):
-        import hashlib
         path = Path(path or digits_classifier_path())
         self.model = load_digits_classifier(path).to(device)
         self.name = f"digits-cnn-{hashlib.sha1(path.read_bytes()).hexdigest()[:8]}"  # new weights → new cache file

@@ -4,21 +4,19 @@
 
 # %% ../nbs/05_nsln.ipynb #0e79bd40
 from __future__ import annotations
-import json, math
-from pathlib import Path
+import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from diffusers import UNet2DModel
 from diffusers.models.attention_processor import Attention
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from .consistency import ConsistencyModel
 
 # %% auto #0
-__all__ = ['NORM_KINDS', 'PRESETS', 'NsLayerNorm', 'LayerNorm2d', 'RMSNorm2d', 'GroupNorm', 'InstanceNorm', 'NsGroupNorm',
-           'NsInstanceNorm', 'make_norm', 'norm_kind', 'UNet', 'make_unet', 'norm_counts', 'save_net', 'net_config',
-           'load_net']
+__all__ = ['NORM_KINDS', 'PRESETS', 'SampleNorm', 'NsLayerNorm', 'LayerNorm2d', 'RMSNorm2d', 'GroupNorm', 'InstanceNorm',
+           'NsGroupNorm', 'NsInstanceNorm', 'make_norm', 'norm_kind', 'UNet', 'unet_config', 'make_unet', 'norm_counts',
+           'model_config', 'build_model']
 
 # %% ../nbs/05_nsln.ipynb #819e5613
 def _affine(p:torch.Tensor, x:torch.Tensor) -> torch.Tensor:
@@ -34,59 +32,43 @@ def _check_input(norm:nn.Module, x:torch.Tensor, shape:tuple):
         raise ValueError(f"{type(norm).__name__}({shape}) has per-element parameters but got input of shape {tuple(x.shape)}")
 
 # %% ../nbs/05_nsln.ipynb #010ce04f
-class NsLayerNorm(nn.Module):
-    "Non-scaling LayerNorm: `(x - u(x)) / sqrt(σ²(x) + ε) + β` over all non-batch dims, no gain (Eq. 12 of Dao et al. 2025)."
-    kind = 'nsln'
-    def __init__(self,
-                 normalized_shape:int|tuple, # shape of β: `C` (per channel) or `(C, H, W)` (per element)
-                 eps:float=1e-5):            # added to the variance
-        super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.eps = eps
-        self.bias = nn.Parameter(torch.zeros(self.normalized_shape))
-
-    def forward(self, x:torch.Tensor) -> torch.Tensor:
-        _check_input(self, x, self.normalized_shape)
-        return F.layer_norm(x, x.shape[1:], eps=self.eps) + _affine(self.bias, x)
-
-    def extra_repr(self): return f"{self.normalized_shape}, eps={self.eps}, gain=None"
-
-# %% ../nbs/05_nsln.ipynb #5ed55c85
-class LayerNorm2d(nn.Module):
-    "LayerNorm of each sample over all non-batch dims with gain γ and bias β (`LN_{γ,β}` of Eq. 12 of Dao et al. 2025)."
-    kind = 'layer'
+class SampleNorm(nn.Module):
+    "Normalisation of each sample over all its non-batch dims, then an optional gain γ and bias β (per channel or per element)."
+    kind, has_gain, has_bias = None, True, True
     def __init__(self,
                  normalized_shape:int|tuple, # shape of γ and β: `C` (per channel) or `(C, H, W)` (per element)
-                 eps:float=1e-5):            # added to the variance
+                 eps:float=1e-5):            # added to the variance (or mean square)
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(self.normalized_shape))
-        self.bias = nn.Parameter(torch.zeros(self.normalized_shape))
+        if self.has_gain: self.weight = nn.Parameter(torch.ones(self.normalized_shape))
+        if self.has_bias: self.bias = nn.Parameter(torch.zeros(self.normalized_shape))
+
+    def normalise(self, x:torch.Tensor) -> torch.Tensor: raise NotImplementedError
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         _check_input(self, x, self.normalized_shape)
-        return F.layer_norm(x, x.shape[1:], eps=self.eps) * _affine(self.weight, x) + _affine(self.bias, x)
+        y = self.normalise(x)
+        if self.has_gain: y = y * _affine(self.weight, x)
+        return y + _affine(self.bias, x) if self.has_bias else y
 
-    def extra_repr(self): return f"{self.normalized_shape}, eps={self.eps}"
+    def extra_repr(self): return f"{self.normalized_shape}, eps={self.eps}" + ('' if self.has_gain else ', gain=None')
 
-class RMSNorm2d(nn.Module):
+class NsLayerNorm(SampleNorm):
+    "Non-scaling LayerNorm: `(x - u(x)) / sqrt(σ²(x) + ε) + β` over all non-batch dims, no gain (Eq. 12 of Dao et al. 2025)."
+    kind, has_gain = 'nsln', False
+    def normalise(self, x): return F.layer_norm(x, x.shape[1:], eps=self.eps)
+
+# %% ../nbs/05_nsln.ipynb #5ed55c85
+class LayerNorm2d(SampleNorm):
+    "LayerNorm of each sample over all non-batch dims with gain γ and bias β (`LN_{γ,β}` of Eq. 12 of Dao et al. 2025)."
+    kind = 'layer'
+    def normalise(self, x): return F.layer_norm(x, x.shape[1:], eps=self.eps)
+
+class RMSNorm2d(SampleNorm):
     "RMSNorm of each sample over all non-batch dims: `x / sqrt(mean(x²) + ε) · γ` (Zhang & Sennrich 2019)."
-    kind = 'rms'
-    def __init__(self,
-                 normalized_shape:int|tuple, # shape of γ: `C` (per channel) or `(C, H, W)` (per element)
-                 eps:float=1e-5):            # added to the mean square
-        super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(self.normalized_shape))
-
-    def forward(self, x:torch.Tensor) -> torch.Tensor:
-        _check_input(self, x, self.normalized_shape)
-        dims = tuple(range(1, x.dim()))
-        return x * torch.rsqrt(x.pow(2).mean(dims, keepdim=True) + self.eps) * _affine(self.weight, x)
-
-    def extra_repr(self): return f"{self.normalized_shape}, eps={self.eps}"
+    kind, has_bias = 'rms', False
+    def normalise(self, x): return x * torch.rsqrt(x.pow(2).mean(tuple(range(1, x.dim())), keepdim=True) + self.eps)
 
 # %% ../nbs/05_nsln.ipynb #29454040
 def _num_groups(num_channels:int, max_groups:int=32, min_per_group:int=4) -> int:
@@ -229,28 +211,30 @@ class UNet(nn.Module):
         if t.shape != (x.shape[0],): raise ValueError(f"noise_labels must be a scalar or shaped ({x.shape[0]},), got {tuple(t.shape)}")
         return self.unet(x, t, return_dict=False)[0]
 
-def make_unet(preset:str='tiny',  # 'tiny' (digits latents 4x8x8) or 'paper' (CelebA-HQ latents 4x32x32)
-              norm:str='nsln',    # every norm layer's kind, one of `NORM_KINDS`
-              in_channels:int=4,  # latent channels
-              sample_size:int|None=None, # latent height = width; default the preset's (8 tiny, 32 paper)
-              **overrides) -> UNet: # any other config key: block_out_channels, layers_per_block, attn_resolutions, affine, ...
-    "Build the UNet of a consistency model from a preset with every normalisation layer of kind `norm`."
+def unet_config(preset:str='tiny',  # 'tiny' (digits latents 4x8x8) or 'paper' (CelebA-HQ latents 4x32x32)
+                norm:str='nsln',    # every norm layer's kind, one of `NORM_KINDS`
+                in_channels:int=4,  # latent channels
+                sample_size:int|None=None, # latent height = width; default the preset's (8 tiny, 32 paper)
+                **overrides) -> dict: # any other config key: block_out_channels, layers_per_block, attn_resolutions, affine, ...
+    "The full, checked, JSON-able config of a UNet: a preset with every normalisation layer of kind `norm`."
     if preset not in PRESETS: raise ValueError(f"preset={preset!r} is unknown; choose one of {tuple(PRESETS)}")
     if norm not in NORM_KINDS: raise ValueError(f"norm={norm!r} is not a norm kind; choose one of {NORM_KINDS}")
     bad = set(overrides) - set(_CONFIG_KEYS)
     if bad: raise ValueError(f"unknown make_unet argument(s) {sorted(bad)}; config keys are {_CONFIG_KEYS}")
     c = dict(preset=preset, norm=norm, affine='channel', in_channels=in_channels, out_channels=in_channels,
              eps=1e-5, zero_init=True, **PRESETS[preset])
-    if sample_size is not None: c['sample_size'] = sample_size
-    c.update(overrides)
+    c.update(overrides, **({} if sample_size is None else dict(sample_size=sample_size)))
     c['block_out_channels'], c['attn_resolutions'] = list(c['block_out_channels']), list(c['attn_resolutions'])
     if c['affine'] not in ('channel', 'element'): raise ValueError(f"affine={c['affine']!r} must be 'channel' or 'element'")
-    down = 2 ** (len(c['block_out_channels']) - 1)
-    if c['sample_size'] % down: raise ValueError(f"sample_size={c['sample_size']} must be divisible by {down} (one halving per level)")
     levels = [c['sample_size'] >> i for i in range(len(c['block_out_channels']))]
+    if c['sample_size'] % 2 ** (len(levels) - 1): raise ValueError(f"sample_size={c['sample_size']} must be divisible by {2 ** (len(levels) - 1)} (one halving per level)")
     if not set(c['attn_resolutions']) <= set(levels):
         raise ValueError(f"attn_resolutions={c['attn_resolutions']} must be among the level resolutions {levels}")
-    return UNet(c)
+    return c
+
+def make_unet(preset:str='tiny', norm:str='nsln', in_channels:int=4, sample_size:int|None=None, **overrides) -> UNet:
+    "Build the UNet of a consistency model from a preset with every normalisation layer of kind `norm` (see `unet_config`)."
+    return UNet(unet_config(preset, norm, in_channels, sample_size, **overrides))
 
 # %% ../nbs/05_nsln.ipynb #12b09a45
 def norm_counts(net:nn.Module) -> dict:
@@ -262,41 +246,14 @@ def norm_counts(net:nn.Module) -> dict:
     return counts
 
 # %% ../nbs/05_nsln.ipynb #3782a607
-_META_KEY = 'lct_nb.nets.config'
+def model_config(net:dict, # a `unet_config`
+                 sigma_data:float=0.5, # std of the normalised data
+                 sigma_min:float=0.002, # where f(x, σ_min) = x
+                ) -> dict:
+    "The JSON-able description of a consistency model that `build_model` rebuilds."
+    return dict(net=dict(net), sigma_data=float(sigma_data), sigma_min=float(sigma_min))
 
-def save_net(net:UNet,     # a network from `make_unet` (carries `.config`)
-             path:str|Path # `*.safetensors` file to write
-            ) -> Path:
-    "Save `net`'s weights to a safetensors file with its JSON config in the header."
-    path = Path(path)
-    if not isinstance(getattr(net, 'config', None), dict): raise ValueError("save_net needs a network from make_unet (with a .config dict)")
-    if path.suffix != '.safetensors': raise ValueError(f"path={str(path)!r} must end in .safetensors")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(path),
-              metadata={_META_KEY: json.dumps(net.config)})
-    return path
-
-def net_config(path:str|Path) -> dict:
-    "The `make_unet` config stored in the header of a checkpoint written by `save_net`."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
-    with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
-    if _META_KEY not in meta: raise ValueError(f"{str(path)!r} was not written by lct_nb.nets.save_net (no {_META_KEY!r} in its header)")
-    return json.loads(meta[_META_KEY])
-
-def load_net(path:str|Path,           # checkpoint written by `save_net`
-             norm:str|None=None,      # expected norm kind; a different one in the checkpoint is an error
-             net:UNet|None=None,      # load into this network instead of building one (its config must match)
-             device:str='cpu') -> UNet: # where to put the weights
-    "Rebuild (or fill `net`) from a `save_net` checkpoint, refusing a checkpoint of another norm kind."
-    c = net_config(path)
-    want = net.config['norm'] if net is not None else norm
-    if want is not None and want != c['norm']:
-        raise ValueError(f"{str(path)!r} holds a UNet with norm={c['norm']!r} but norm={want!r} was requested: "
-                         f"its normalisation layers have different parameters; build the network with norm={c['norm']!r}")
-    if net is None: net = UNet(c)
-    else:
-        diff = {k: (net.config.get(k), c.get(k)) for k in set(c) | set(net.config) if k not in ('preset', 'zero_init') and net.config.get(k) != c.get(k)}
-        if diff: raise ValueError(f"{str(path)!r} does not fit this network; differing config (net, checkpoint): {diff}")
-    net.load_state_dict(load_file(str(path), device=device))
-    return net.to(device)
+def build_model(config:dict, # a `model_config`
+               ) -> ConsistencyModel:
+    "The consistency model f_θ(x, t) = c_skip x + c_out F_θ(c_in x, c_noise) with F_θ the UNet of `config['net']`."
+    return ConsistencyModel(UNet(config['net']), sigma_data=config['sigma_data'], sigma_min=config['sigma_min'])

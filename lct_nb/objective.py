@@ -9,14 +9,14 @@ from dataclasses import dataclass, replace, asdict
 from functools import lru_cache
 import torch
 from .consistency import karras_sigmas, ct_pair
-from .curriculum import nfe_at, lognormal_index_probs, ict_weight, c_schedule
+from .curriculum import nfe_at, lognormal_index_probs, sample_pair_index, ict_weight, c_schedule
 from .losses import get_distance, DISTANCES, NORMS
 from .ot import ot_couple, OT_MODES
 from .nets import NORM_KINDS
 
 # %% auto #0
 __all__ = ['PRESETS', 'LCTConfig', 'check_config', 'get_preset', 'grid_at', 'draw_pairs', 'loss_scale', 'diffusion_mask',
-           'diffusion_loss', 'lct_loss']
+           'diffusion_loss', 'ct_batch', 'ct_loss', 'lct_loss']
 
 # %% ../nbs/07_ct_step.ipynb #5465a294
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ _C_SCHEDULES = ('ict', 'paper', 'official')
 def check_config(cfg: LCTConfig):
     "Raise a `ValueError` naming the first field of `cfg` with a value this objective does not know."
     for name, allowed in (('distance', DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', OT_MODES), ('loss_norm', NORMS), ('norm', NORM_KINDS)):
-        if getattr(cfg, name) not in allowed: raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {allowed}")
+        if getattr(cfg, name) not in allowed: raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {tuple(allowed)}")
     if not 0 <= cfg.diff_r <= 1: raise ValueError(f"LCTConfig.diff_r={cfg.diff_r}: expected a fraction in [0, 1]")
     return cfg
 
@@ -76,11 +76,11 @@ def grid_at(k: int, total_steps: int, cfg: LCTConfig = LCTConfig()):
     return (n, *_grid(n, cfg.sigma_min, cfg.sigma_max, cfg.rho, cfg.p_mean, cfg.p_std))
 
 # %% ../nbs/07_ct_step.ipynb #143c5597
-def draw_pairs(x0: torch.Tensor, # data latents (B, C, H, W)
+def draw_pairs(x0: torch.Tensor, # data latents (B, C, H, W), on the host
                probs: torch.Tensor, # pair probabilities from `grid_at`
-               generator: torch.Generator|None=None): # the run's generator (on x0's device)
-    "Pair indices i ~ discrete lognormal and noise z ~ N(0, I) for a minibatch."
-    idx = torch.multinomial(probs.to(x0.device), len(x0), replacement=True, generator=generator)
+               generator: torch.Generator|None=None): # the run's host generator
+    "Pair indices i ~ discrete lognormal (`sample_pair_index`) and noise z ~ N(0, I) for a minibatch."
+    idx = sample_pair_index(probs, len(x0), generator, device=x0.device)
     return idx, torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
 
 # %% ../nbs/07_ct_step.ipynb #ef7f0774
@@ -104,24 +104,41 @@ def diffusion_loss(f: torch.Tensor, # student outputs f_θ(x_t, t)
     return (per * mask).sum() / mask.sum().clamp(min=1)
 
 # %% ../nbs/07_ct_step.ipynb #a83d69f6
+def ct_batch(x0: torch.Tensor, # normalised data latents (B, C, H, W), on the host
+             k: int, # training step, which sets the curriculum stage
+             total_steps: int, # K, the length of the run
+             cfg: LCTConfig = LCTConfig(), # the recipe
+             generator: torch.Generator|None = None) -> dict: # the run's host generator
+    "Everything random in one step: pair indices, noise, the OT coupling, the CT pair (Eq. 4), weights λ and the Eq. 9 mask."
+    n, sigmas, probs, lam = grid_at(k, total_steps, cfg)
+    idx, z = draw_pairs(x0, probs, generator)
+    x0, z = ot_couple(x0, z, cfg.ot)
+    x_next, x_cur, t_next, t_cur = ct_pair(x0, z, sigmas, idx)
+    return dict(x0=x0, x_next=x_next, x_cur=x_cur, t_next=t_next, t_cur=t_cur, w=lam[idx], diff_mask=diffusion_mask(idx, n, cfg.diff_r), N=n)
+
+def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
+            b: dict, # a `ct_batch`, its tensors on the model's device
+            cfg: LCTConfig, # the recipe
+            c: float, # the robust distance's scale
+            target=None): # the stop-gradient target f_θ⁻; default: `model` itself
+    "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
+    f = model(b['x_next'], b['t_next'])
+    with torch.no_grad(): f_tgt = (model if target is None else target)(b['x_cur'], b['t_cur'])
+    ct = (b['w'] * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).mean()
+    mask = b['diff_mask']
+    diff = diffusion_loss(f.float(), b['x0'], b['t_next'], mask, cfg) if cfg.diff_r > 0 else ct.new_zeros(())
+    return ct + cfg.diff_weight * diff, dict(ct=ct.detach(), diff=diff.detach(), diff_frac=mask.float().mean())
+
 def lct_loss(model, # a `ConsistencyModel` (or its DDP wrapper): the student f_θ
              x0: torch.Tensor, # normalised data latents (B, C, H, W)
              k: int, # training step, which sets the curriculum stage
              total_steps: int, # K, the length of the run
              cfg: LCTConfig = LCTConfig(), # the recipe
              generator: torch.Generator|None = None, # source of pair indices and noise
-             target=None): # the stop-gradient target f_θ⁻; default: `model` itself
+             target=None, # the stop-gradient target f_θ⁻; default: `model` itself
+             c: float|None = None): # the robust distance's scale; default the recipe's schedule (`loss_scale`)
     "Eq. 4 + β·Eq. 9 of Dao et al. 2025 for one minibatch: (total loss, dict of terms)."
-    n, sigmas, probs, lam = grid_at(k, total_steps, cfg)
-    idx, z = draw_pairs(x0, probs, generator)
-    x0, z = ot_couple(x0, z, cfg.ot)
-    x_next, x_cur, t_next, t_cur = ct_pair(x0, z, sigmas, idx)
-    w = lam.to(x0.device)[idx]
-    f = model(x_next, t_next)
-    with torch.no_grad(): f_tgt = (model if target is None else target)(x_cur, t_cur)
-    c = loss_scale(n, x0[0].numel(), cfg)
-    ct = (w * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).mean()
-    mask = diffusion_mask(idx, n, cfg.diff_r)
-    diff = diffusion_loss(f.float(), x0, t_next, mask, cfg) if cfg.diff_r > 0 else ct.new_zeros(())
-    loss = ct + cfg.diff_weight * diff
-    return loss, dict(ct=ct.detach(), diff=diff.detach(), c=c, N=n, diff_frac=mask.float().mean().item())
+    b = ct_batch(x0, k, total_steps, cfg, generator)
+    c = loss_scale(b['N'], x0[0].numel(), cfg) if c is None else c
+    loss, terms = ct_loss(model, b, cfg, c, target)
+    return loss, dict(terms, c=c, N=b['N'])

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import numpy as np, torch, ot
 import torch.distributed as dist
+from .core import world
 
 # %% auto #0
 __all__ = ['OT_MODES', 'sq_euclidean_cost', 'ot_permutation', 'ot_pair', 'ot_permutation_global', 'ot_pair_global', 'ot_couple']
@@ -68,10 +69,32 @@ def ot_pair(x0:torch.Tensor, # data batch (B, ...)
     return x0, z[ot_permutation(x0, z, **kwargs)]
 
 # %% ../nbs/06_ot.ipynb #e20d3d0a
-def _world(group=None):
-    "(rank, world size) of this process in `group`, (0, 1) without torch.distributed."
-    if not (dist.is_available() and dist.is_initialized()): return 0, 1
-    return dist.get_rank(group), dist.get_world_size(group)
+def _comm_device(x0, group=None) -> torch.device:
+    "Where the collectives of `group` take their tensors: the current GPU under NCCL (a host batch goes there), else x0's device."
+    if dist.get_backend(group) == 'nccl': return torch.device('cuda', torch.cuda.current_device())
+    return x0.device if isinstance(x0, torch.Tensor) else torch.device('cpu')
+
+def _agree_on_batch(x0, z, group, dev) -> torch.dtype:
+    "Check x0 and z on every rank of `group` and that all hold batches of one size, shape and precision; the gather dtype."
+    try: _check_pair(x0, z); err = None
+    except ValueError as e: err = e
+    dt = torch.promote_types(x0.dtype, torch.float32) if err is None else torch.float32  # gather in >= float32 (exact)
+    sig = torch.tensor([int(err is None)] + ([x0.shape[0], x0[0].numel(), int(dt == torch.float64)] if err is None else [0, 0, 0]), device=dev)
+    sigs = [torch.empty_like(sig) for _ in range(world(group)[1])]
+    dist.all_gather(sigs, sig, group=group)
+    if err is not None: raise err
+    bad = [r for r, s in enumerate(sigs) if not s[0]]
+    if bad: raise ValueError(f"x0 or z is invalid on rank(s) {bad} of the group (see the error there)")
+    if any(not torch.equal(s, sigs[0]) for s in sigs):
+        raise ValueError(f"x0 has (batch, numel, is_float64) {[s[1:].tolist() for s in sigs]} across ranks: "
+                         "ot_pair_global needs the same batch size, sample shape and precision on every rank")
+    return dt
+
+def _gather(t, dt, dev, group):
+    "The concatenation over the ranks of `group` of their tensors `t`, in dtype `dt` on `dev`."
+    out = [torch.empty(t.shape, dtype=dt, device=dev) for _ in range(world(group)[1])]
+    dist.all_gather(out, t.detach().to(dev, dt).contiguous(), group=group)
+    return torch.cat(out)
 
 # %% ../nbs/06_ot.ipynb #d13ce322
 def ot_permutation_global(x0:torch.Tensor, # this rank's data batch (B, ...)
@@ -81,29 +104,12 @@ def ot_permutation_global(x0:torch.Tensor, # this rank's data batch (B, ...)
                          )->tuple: # (perm over the gathered batch (W*B,), z gathered (W*B, ...)), same on all ranks
     "OT permutation of the batch gathered from all ranks of `group`, solved once and broadcast."
     if not (dist.is_available() and dist.is_initialized()): return ot_permutation(x0, z, **kwargs), z
-    rank, W = _world(group)
-    try: _check_pair(x0, z); err = None
-    except ValueError as e: err = e
-    dev = x0.device if isinstance(x0, torch.Tensor) else torch.device('cpu')
-    dt = torch.promote_types(x0.dtype, torch.float32) if err is None else torch.float32  # gather in >= float32 (exact)
-    sig = torch.tensor([int(err is None)] + ([x0.shape[0], x0[0].numel(), int(dt == torch.float64)] if err is None else [0, 0, 0]), device=dev)
-    sigs = [torch.empty_like(sig) for _ in range(W)]
-    dist.all_gather(sigs, sig, group=group)
-    if err is not None: raise err
-    bad = [r for r, s in enumerate(sigs) if not s[0]]
-    if bad: raise ValueError(f"x0 or z is invalid on rank(s) {bad} of the group (see the error there)")
-    if any(not torch.equal(s, sigs[0]) for s in sigs):
-        raise ValueError(f"x0 has (batch, numel, is_float64) {[s[1:].tolist() for s in sigs]} across ranks: "
-                         "ot_pair_global needs the same batch size, sample shape and precision on every rank")
-    def _gather(t):
-        out = [torch.empty_like(t, dtype=dt) for _ in range(W)]
-        dist.all_gather(out, t.detach().to(dt).contiguous(), group=group)
-        return torch.cat(out)
-    xa, za = _gather(x0), _gather(z)
+    rank, dev = world(group)[0], _comm_device(x0, group)
+    dt = _agree_on_batch(x0, z, group, dev)
+    xa, za = _gather(x0, dt, dev, group), _gather(z, dt, dev, group)
     perm = ot_permutation(xa, za, **kwargs) if rank == 0 else torch.empty(xa.shape[0], dtype=torch.long, device=dev)
-    src = 0 if group is None else dist.get_global_rank(group, 0)
-    dist.broadcast(perm, src=src, group=group)
-    return perm, za.to(z.dtype)
+    dist.broadcast(perm, src=0 if group is None else dist.get_global_rank(group, 0), group=group)
+    return perm.to(z.device), za.to(z.device, z.dtype)
 
 # %% ../nbs/06_ot.ipynb #6cdad152
 def ot_pair_global(x0:torch.Tensor, # this rank's data batch (B, ...)
@@ -113,7 +119,7 @@ def ot_pair_global(x0:torch.Tensor, # this rank's data batch (B, ...)
                   )->tuple: # (x0, noise paired with x0 by the global OT plan)
     "This rank's slice of the OT coupling of the batch gathered from all ranks (§4.4 of Dao et al. 2025)."
     perm, za = ot_permutation_global(x0, z, group, **kwargs)
-    rank, _ = _world(group)
+    rank, _ = world(group)
     B = x0.shape[0]
     return x0, za[perm[rank*B:(rank+1)*B]]
 

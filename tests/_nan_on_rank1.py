@@ -1,11 +1,10 @@
 "Launched by test_train.py under torchrun: rank 1's loss turns NaN from step 10 on; every rank must skip and stop."
-import os, torch
-from lct_nb.objective import lct_loss
-from lct_nb.train import main
+import torch
+from lct_nb.train import Callback, default_callbacks, main
 
-def nan_on_rank1(model, x0, k, *args, **kwargs):
-    loss, terms = lct_loss(model, x0, k, *args, **kwargs)
-    if int(os.environ['RANK']) == 1 and k >= 10: loss = loss * torch.nan
-    return loss, terms
+class NaNOnRank1(Callback):
+    "From step 10 on, rank 1's loss is NaN (the other ranks' stay finite)."
+    def after_loss(self):
+        if self.trainer.rank == 1 and self.trainer.step >= 10: self.trainer.loss = self.trainer.loss * torch.nan
 
-if __name__ == '__main__': main(loss_fn=nan_on_rank1)
+if __name__ == '__main__': main(cbs=default_callbacks() + [NaNOnRank1()])

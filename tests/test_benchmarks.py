@@ -1,0 +1,20 @@
+"""Smoke tests of the scripts in benchmarks/ that are meant for other machines (run here on the CPU in tiny mode)."""
+import json, math, os, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_gpu_benchmark_tiny(tmp_path):
+    "benchmarks/gpu.py --tiny runs the real Trainer step on the CPU and writes a finite step time to its JSON."
+    out = tmp_path/'gpu.json'
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
+    res = subprocess.run([sys.executable, 'benchmarks/gpu.py', '--tiny', '--out', str(out)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    r = json.loads(out.read_text())
+    (m,) = r['modes']
+    assert (m['mode'], m['compiled']) == ('fp32', False)
+    assert math.isfinite(m['step_s']) and m['step_s'] > 0 and math.isfinite(m['loss'])
+    assert r['flops_per_step'] > 0 and m['mfu'] is None and m['sample1_per_s'] > 0 and m['sample2_per_s'] > 0
+    assert 'ms/step' in res.stdout and 'best: fp32' in res.stdout
