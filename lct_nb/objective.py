@@ -97,11 +97,12 @@ def diffusion_loss(f: torch.Tensor, # student outputs f_θ(x_t, t)
                    x0: torch.Tensor, # clean latents
                    t: torch.Tensor, # the student's noise levels (B,)
                    mask: torch.Tensor, # which samples take part
-                   cfg: LCTConfig = LCTConfig()):
+                   cfg: LCTConfig = LCTConfig(),
+                   n_masked=None): # how many samples the average is over; default `mask.sum()` (a micro-batch passes the whole batch's)
     "Eq. 9: weighted squared error to x0, averaged over the masked samples (0 when none is)."
     w = 1 / t**2 + 1 / cfg.sigma_data**2 if cfg.diff_edm_weight else torch.ones_like(t)
     per = (f - x0).flatten(1).pow(2).mean(1) * w
-    return (per * mask).sum() / mask.sum().clamp(min=1)
+    return (per * mask).sum() / (mask.sum() if n_masked is None else n_masked).clamp(min=1)
 
 # %% ../nbs/07_ct_step.ipynb #a83d69f6
 def ct_batch(x0: torch.Tensor, # normalised data latents (B, C, H, W), on the host
@@ -117,17 +118,19 @@ def ct_batch(x0: torch.Tensor, # normalised data latents (B, C, H, W), on the ho
     return dict(x0=x0, x_next=x_next, x_cur=x_cur, t_next=t_next, t_cur=t_cur, w=lam[idx], diff_mask=diffusion_mask(idx, n, cfg.diff_r), N=n)
 
 def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
-            b: dict, # a `ct_batch`, its tensors on the model's device
+            b: dict, # a `ct_batch` (or a slice of one), its tensors on the model's device
             cfg: LCTConfig, # the recipe
             c: float, # the robust distance's scale
-            target=None): # the stop-gradient target f_θ⁻; default: `model` itself
+            target=None, # the stop-gradient target f_θ⁻; default: `model` itself
+            n: tuple|None = None): # (batch size, diffusion samples) of the whole batch `b` is a slice of; default `b`'s own
     "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
     f = model(b['x_next'], b['t_next'])
     with torch.no_grad(): f_tgt = (model if target is None else target)(b['x_cur'], b['t_cur'])
-    ct = (b['w'] * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).mean()
     mask = b['diff_mask']
-    diff = diffusion_loss(f.float(), b['x0'], b['t_next'], mask, cfg) if cfg.diff_r > 0 else ct.new_zeros(())
-    return ct + cfg.diff_weight * diff, dict(ct=ct.detach(), diff=diff.detach(), diff_frac=mask.float().mean())
+    n_all, n_diff = n if n is not None else (len(mask), mask.sum())
+    ct = (b['w'] * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).sum() / n_all
+    diff = diffusion_loss(f.float(), b['x0'], b['t_next'], mask, cfg, n_diff) if cfg.diff_r > 0 else ct.new_zeros(())
+    return ct + cfg.diff_weight * diff, dict(ct=ct.detach(), diff=diff.detach(), diff_frac=mask.float().sum() / n_all)
 
 def lct_loss(model, # a `ConsistencyModel` (or its DDP wrapper): the student f_θ
              x0: torch.Tensor, # normalised data latents (B, C, H, W)

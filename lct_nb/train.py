@@ -10,6 +10,7 @@ __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser
 
 # %% ../nbs/10_train.ipynb #a7b1e675
 import argparse, copy, inspect, json, math, os, re, sys, time
+from contextlib import nullcontext
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import torch, torch.distributed as dist
@@ -37,6 +38,7 @@ class TrainConfig:
     ot: str = ''                 # replace the preset's OT pairing: none | local | global ('' keeps the preset's)
     total_steps: int = 3000      # K, the length of the run; the curriculum's 7 stages split it evenly (Eq. 10)
     batch_size: int = 128        # global batch, split evenly over the ranks (paper: 128)
+    micro_batch: int = 0         # cap on the samples of one forward pass per rank; a step accumulates batch_size / (world × micro_batch) of them (0: no cap)
     lr: float = 3e-4             # RAdam learning rate, constant (paper: 1e-4; short CPU runs learn faster at 3e-4)
     weight_decay: float = 1e-4   # RAdam weight decay (paper: 1e-4)
     ema_rates: tuple = (0.999,)  # decay rates of the evaluation EMAs of the weights; the first makes the samples (paper: 0.99993)
@@ -112,6 +114,8 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     for k in ('total_steps', 'batch_size', 'log_every', 'ckpt_every', 'sample_every', 'keep_ckpts', 'max_bad_steps'):
         if getattr(cfg, k) < 1: raise ValueError(f"--{k} must be at least 1, got {getattr(cfg, k)}")
     if cfg.batch_size % world_size: raise ValueError(f"--batch_size {cfg.batch_size} is not divisible by the world size {world_size}")
+    if cfg.micro_batch < 0 or cfg.micro_batch and (cfg.batch_size // world_size) % cfg.micro_batch:
+        raise ValueError(f"--micro_batch {cfg.micro_batch} must be 0 or divide the per-rank batch {cfg.batch_size // world_size}")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
     if ckpt and not cfg.resume: raise ValueError(f"--run_dir {cfg.run_dir} already holds {ckpt.name}: pass --resume to continue it, or choose another --run_dir")
@@ -227,18 +231,29 @@ def _to_device(b: dict, device) -> dict:
     pin = device.type == 'cuda'
     return dict(b, **{k: (b[k].pin_memory() if pin else b[k]).to(device, non_blocking=True) for k in _DEVICE_KEYS})
 
+def _micro_batches(b: dict, m: int) -> list:
+    "A batch cut into micro-batches of `m` samples (the whole batch when `m` is 0)."
+    B = len(b['x0']); m = m or B
+    return [dict(b, **{k: b[k][j:j + m] for k in _DEVICE_KEYS}) for j in range(0, B, m)]
+
 @patch
 def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
-    "The objective on `batch` (Eq. 4 + β·Eq. 9), its finite flag agreed by all ranks on the device, and backward."
+    "The objective on `batch` (Eq. 4 + β·Eq. 9) and backward, by micro-batches; the finite flag agreed by all ranks on the device."
     self.batch, self.c = _to_device(batch, self.device), loss_scale(batch['N'], self.latent_dim, self.recipe)
     self('before_step')
-    with torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.bf16):
-        self.loss, self.terms = ct_loss(self.student, self.batch, self.recipe, self.c, target=self.model)
-    self('after_loss')
-    self.finite = torch.isfinite(self.loss.detach()).float()
-    if self.world > 1: dist.all_reduce(self.finite, op=dist.ReduceOp.MIN)
     self.opt.zero_grad(set_to_none=False)   # in place: the parameters' gradients are views into one buffer
-    self.loss.backward()
+    parts, n = _micro_batches(self.batch, self.cfg.micro_batch), (len(self.batch['x0']), self.batch['diff_mask'].sum())
+    total, terms = 0., []
+    for j, b in enumerate(parts):           # DDP all-reduces the gradients once, in the last micro-batch's backward
+        with self.student.no_sync() if self.world > 1 and j < len(parts) - 1 else nullcontext():
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.bf16):
+                self.loss, self.terms = ct_loss(self.student, b, self.recipe, self.c, target=self.model, n=n)
+            self('after_loss')
+            self.loss.backward()
+        total, terms = total + self.loss.detach(), terms + [self.terms]
+    self.loss, self.terms = total, {k: sum(t[k] for t in terms) for k in terms[0]}
+    self.finite = torch.isfinite(self.loss).float()
+    if self.world > 1: dist.all_reduce(self.finite, op=dist.ReduceOp.MIN)
 
 # %% ../nbs/10_train.ipynb #3811c5a6
 def _due(step, every, total): return step % every == 0 or step == total
