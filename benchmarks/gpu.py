@@ -160,7 +160,7 @@ def count_flops(a, cache):
         tr = make_trainer(a, cache, rd, 'fp32', False)
         step = stepper(tr, [next(tr.batches())])
         with FlopCounterMode(display=False) as fc: step()
-        return fc.get_total_flops(), tr.flat.numel()
+        return fc.get_total_flops(), sum(p.numel() for p in tr.params)
 
 def fmt(v, spec, none='-'): return none if v is None else format(v, spec)
 

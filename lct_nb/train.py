@@ -194,9 +194,10 @@ class Trainer:
                                          self.recipe.sigma_data, self.recipe.sigma_min)
         self.model = build_model(self.model_config).to(self.device)
         self.emas = [copy.deepcopy(self.model).requires_grad_(False) for _ in cfg.ema_rates]
-        self.flat = flatten_parameters(list(self.model.parameters()))   # one tensor for RAdam, the norm and the EMAs
-        self.ema_flats = [flatten_parameters(list(e.parameters()), grad=False) for e in self.emas]
-        self.opt = torch.optim.RAdam([self.flat], lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        gpu = self.device.type == 'cuda'   # on a GPU, one flat tensor for RAdam, the norm and the EMAs (see below)
+        self.params = [flatten_parameters(list(self.model.parameters()))] if gpu else list(self.model.parameters())
+        self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False)] if gpu else list(e.parameters()) for e in self.emas]
+        self.opt = torch.optim.RAdam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         if cfg.compile: self.model.net.compile(dynamic=False, backend=COMPILE_BACKEND)  # in place: same state_dict keys
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.rank)   # pairs and noise, drawn on the host
@@ -241,7 +242,7 @@ def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
     "The objective on `batch` (Eq. 4 + β·Eq. 9) and backward, by micro-batches; the finite flag agreed by all ranks on the device."
     self.batch, self.c = _to_device(batch, self.device), loss_scale(batch['N'], self.latent_dim, self.recipe)
     self('before_step')
-    self.opt.zero_grad(set_to_none=False)   # in place: the parameters' gradients are views into one buffer
+    self.opt.zero_grad(set_to_none=False)   # in place: on a GPU the gradients are views into one buffer
     parts, n = _micro_batches(self.batch, self.cfg.micro_batch), (len(self.batch['x0']), self.batch['diff_mask'].sum())
     total, terms = 0., []
     for j, b in enumerate(parts):           # DDP all-reduces the gradients once, in the last micro-batch's backward
@@ -265,9 +266,9 @@ def update(self: Trainer) -> dict|None:
     if not ok: self.bad_steps, self.skipped = self.bad_steps + 1, self.skipped + 1; return None
     cfg, self.bad_steps = self.cfg, 0
     norm_due = cfg.grad_clip or _due(self.step + 1, cfg.log_every, cfg.total_steps)
-    gnorm = torch.nn.utils.clip_grad_norm_([self.flat], cfg.grad_clip or math.inf) if norm_due else None
+    gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip or math.inf) if norm_due else None
     self.opt.step()
-    for rate, ema in zip(cfg.ema_rates, self.ema_flats): ema_update([ema], [self.flat], ema_rate(rate, self.step, cfg.ema_warmup))
+    for rate, ema in zip(cfg.ema_rates, self.ema_params): ema_update(ema, self.params, ema_rate(rate, self.step, cfg.ema_warmup))
     return dict(loss=self.loss.detach(), grad_norm=gnorm, c=self.c, N=self.batch['N'], **self.terms)
 
 @patch
