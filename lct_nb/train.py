@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
            'check_train_config', 'batches', 'ema_rate', 'ema_update', 'flatten_parameters', 'Callback', 'NonFiniteLoss',
-           'Trainer', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids', 'default_callbacks',
+           'AgentGone', 'Trainer', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids', 'default_callbacks',
            'model_from_checkpoint', 'train', 'main']
 
 # %% ../nbs/10_train.ipynb #a7b1e675
@@ -175,6 +175,7 @@ class Callback:
 
 # %% ../nbs/10_train.ipynb #fc336a13
 class NonFiniteLoss(RuntimeError): "Raised on every rank after `max_bad_steps` non-finite losses in a row."
+class AgentGone(RuntimeError): "Raised in a torchrun worker whose agent (its parent process) has died."
 
 COMPILE_BACKEND = 'inductor'   # torch.compile's backend for `--compile`; the tests swap in a counting one
 
@@ -201,7 +202,7 @@ class Trainer:
         if cfg.compile: self.model.net.compile(dynamic=False, backend=COMPILE_BACKEND)  # in place: same state_dict keys
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.rank)   # pairs and noise, drawn on the host
-        self.step, self.bad_steps, self.skipped, self.pending, self.out = 0, 0, 0, None, None
+        self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
         self.cbs = sorted(default_callbacks() if cbs is None else cbs, key=lambda cb: cb.order)
         for cb in self.cbs: cb.trainer = self
         if cfg.resume: self.resume()
@@ -292,12 +293,19 @@ def fit(self: Trainer):
         self.forward_backward(nxt)
         self.pending = nxt = self.prepare(next(data), self.step + 1) if self.step + 1 < cfg.total_steps else None
         self.out = self.update()
+        self.check_agent()
         self.step += 1
         if self.bad_steps >= cfg.max_bad_steps: self.stop_nonfinite()
         self('after_step')
         if self.step == cfg.total_steps or _stage_of(self.step, cfg, self.recipe) != _stage_of(self.step - 1, cfg, self.recipe): self('after_stage')
     self('after_fit')
     return self
+
+@patch
+def check_agent(self: Trainer):
+    "Under torchrun, stop this worker if its agent has died (torchrun puts workers in sessions of their own, so a kill of the agent misses them)."
+    if 'TORCHELASTIC_RUN_ID' in os.environ and os.getppid() != self.ppid:
+        raise AgentGone(f'the torchrun agent (pid {self.ppid}) of rank {self.rank} is gone: stopping at step {self.step} without writing')
 
 @patch
 def stop_nonfinite(self: Trainer):
@@ -442,7 +450,7 @@ def main(argv=None, cbs=None):
     except ValueError as e: exit_error('train', e)
     try: _run(cfg, cbs)
     except UserError as e: exit_error('train', e)
-    except NonFiniteLoss as e: print(f'lct_nb.train: stopped: {e}', file=sys.stderr); sys.exit(1)
+    except (NonFiniteLoss, AgentGone) as e: print(f'lct_nb.train: stopped: {e}', file=sys.stderr); sys.exit(1)
 
 # %% ../nbs/10_train.ipynb #cceeb5d1
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.train`, but not this notebook's kernel
