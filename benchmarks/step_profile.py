@@ -41,62 +41,56 @@ def main():
     a = p.parse_args()
     targs = a.train_args[1:] if a.train_args[:1] == ['--'] else a.train_args
     torch.set_num_threads(1)
-    from lct_nb.train import parse_config, Trainer, ema_update, ema_rate, _due
-    from lct_nb.objective import grid_at, draw_pairs, loss_scale, diffusion_mask, diffusion_loss
-    from lct_nb.consistency import ct_pair
+    from lct_nb.train import parse_config, Trainer, MetricsLog, SampleGrids, ema_update, ema_rate, _to_device
     from lct_nb.ot import ot_couple
-    from lct_nb.losses import get_distance
     res = dict(threads=1, train_args=targs, torch=torch.__version__, cpu_count=os.cpu_count())
     with tempfile.TemporaryDirectory() as d:
         cfg = parse_config(['--run_dir', d] + targs)
-        tr = Trainer(cfg); r, K = tr.recipe, cfg.total_steps
+        tr = Trainer(cfg, cbs=[]); K = cfg.total_steps
         data = tr.batches(); tr.step = K // 2
         T = {}
         def tick(name, t):
             now = time.perf_counter(); T.setdefault(name, []).append(now - t); return now
-        for it in range(a.steps + 5):
+        for it in range(a.steps + 5):   # the Trainer's own phases, then the network work inside forward_backward alone
             if it == 5: T.clear()
             t = time.perf_counter()
             x0 = next(data);                                                    t = tick('data', t)
-            n, sigmas, probs, lam = grid_at(tr.step, K, r)
-            idx, z = draw_pairs(x0, probs, tr.gen);                             t = tick('pair_noise_draw', t)
-            x0, z = ot_couple(x0, z, r.ot);                                     t = tick('ot', t)
-            x_next, x_cur, t_next, t_cur = ct_pair(x0, z, sigmas, idx); w = lam[idx]; t = tick('ct_pair', t)
-            f = tr.model(x_next, t_next);                                       t = tick('student_forward', t)
-            with torch.no_grad(): f_tgt = tr.model(x_cur, t_cur)
-            t = tick('target_forward', t)
-            c = loss_scale(n, x0[0].numel(), r)
-            ct = (w * get_distance(r.distance)(f.float(), f_tgt.float(), c, norm=r.loss_norm)).mean()
-            mask = diffusion_mask(idx, n, r.diff_r)
-            loss = ct + r.diff_weight * diffusion_loss(f.float(), x0, t_next, mask, r)
-            ok = torch.isfinite(loss).item();                                   t = tick('loss_and_finite_check', t)
-            tr.opt.zero_grad(set_to_none=True); loss.backward();                t = tick('backward', t)
-            torch.nn.utils.clip_grad_norm_(tr.params, float('inf'));            t = tick('grad_norm_every_step', t)
+            b = tr.prepare(x0);                                                 t = tick('prepare: pairs, noise, OT, CT pair', t)
+            ot_couple(x0, torch.randn_like(x0), tr.recipe.ot);                  t = tick('of which OT (timed apart)', t)
+            tr.forward_backward(b);                                             t = tick('forward_backward', t)
             tr.opt.step();                                                      t = tick('optimizer', t)
             for rate, ema in zip(cfg.ema_rates, tr.ema_params): ema_update(ema, tr.params, ema_rate(rate, tr.step))
             t = tick('ema', t)
+            torch.nn.utils.clip_grad_norm_(tr.params, float('inf'));            t = tick('grad_norm_every_step', t)
+            db = _to_device(b, tr.device)
+            f = tr.model(db['x_next'], db['t_next']);                           t = tick('network: student_forward', t)
+            with torch.no_grad(): tr.model(db['x_cur'], db['t_cur'])
+            t = tick('network: target_forward', t)
+            f.float().pow(2).mean().backward();                                 t = tick('network: backward', t)
         ms = {k: 1e3 * statistics.median(v) for k, v in T.items()}
         ms['grad_norm'] = ms.pop('grad_norm_every_step') / cfg.log_every        # only on logging steps
         def once(f, reps=3):
             ts = []
             for _ in range(reps): t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
             return 1e3 * statistics.median(ts)
-        out = dict(tr.train_step(next(data)), grad_norm=torch.tensor(1.)); t0 = time.perf_counter()
+        log, grids = MetricsLog(), SampleGrids()
+        log.trainer = grids.trainer = tr; log.before_fit()
+        out = tr.train_step(next(data))
         full = once(lambda: tr.train_step(next(data)), a.steps)
-        amort = dict(log_metrics=once(lambda: tr.log_metrics(out, t0, 1)) / cfg.log_every,
+        amort = dict(log_metrics=once(lambda: log.record(dict(out, grad_norm=torch.tensor(1.)))) / cfg.log_every,
                      checkpoint=once(tr.save) / cfg.ckpt_every,
-                     sample_grids=once(tr.save_samples) * (K // cfg.sample_every + (K % cfg.sample_every > 0)) / K)
+                     sample_grids=once(grids.grids) * (K // cfg.sample_every + (K % cfg.sample_every > 0)) / K)
         with FlopCounter() as fc:
             tr.train_step(next(data))
         x = next(data); tt = torch.ones(len(x))
         with FlopCounter() as ff: tr.model(x, tt)
     res.update(config=asdict(cfg), params=sum(p.numel() for p in tr.params), ms_per_step_parts=ms,
                ms_per_step_amortised=amort, ms_full_train_step=full,
-               ms_sum_of_parts=sum(ms.values()) + sum(amort.values()),
+               ms_sum_of_parts=sum(v for k, v in ms.items() if not k.startswith(('network:', 'of which'))) + sum(amort.values()),
                flops_per_step=fc.get_total_flops(), flops_per_forward=ff.get_total_flops(),
                flops_by_op={str(k): v for k, v in sorted(fc.get_flop_counts()['Global'].items(), key=lambda kv: -kv[1])})
     res['achieved_gflops'] = res['flops_per_step'] / full / 1e6
-    net_ms = ms['student_forward'] + ms['target_forward'] + ms['backward']
+    net_ms = ms['network: student_forward'] + ms['network: target_forward'] + ms['network: backward']
     res['achieved_gflops_in_network'] = res['flops_per_step'] / net_ms / 1e6
     res['matmul_gflops'] = {str(th): round(matmul_gflops(th), 1) for th in (1, 2)}
     torch.set_num_threads(1)

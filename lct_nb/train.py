@@ -281,6 +281,10 @@ def train_step(self: Trainer, x0) -> dict|None:
 # %% ../nbs/10_train.ipynb #122ec4c3
 def _stage_of(k, cfg, recipe): return nfe_at(min(k, cfg.total_steps - 1), cfg.total_steps, recipe.s0, recipe.s1)
 
+def _stage_boundary(k, cfg, recipe):
+    "Whether step k (0-based) opens a curriculum stage or ends the run: before it `before_stage` fires, after step k-1 `after_stage`."
+    return k in (0, cfg.total_steps) or _stage_of(k, cfg, recipe) != _stage_of(k - 1, cfg, recipe)
+
 @patch
 def fit(self: Trainer):
     "Train from the current step to `total_steps`, calling the callbacks' events on the way."
@@ -289,7 +293,7 @@ def fit(self: Trainer):
     nxt = self.prepare(next(data))
     self.model.train()
     while self.step < cfg.total_steps:
-        if self.step == 0 or _stage_of(self.step, cfg, self.recipe) != _stage_of(self.step - 1, cfg, self.recipe): self('before_stage')
+        if _stage_boundary(self.step, cfg, self.recipe): self('before_stage')
         self.forward_backward(nxt)
         self.pending = nxt = self.prepare(next(data), self.step + 1) if self.step + 1 < cfg.total_steps else None
         self.out = self.update()
@@ -297,7 +301,7 @@ def fit(self: Trainer):
         self.step += 1
         if self.bad_steps >= cfg.max_bad_steps: self.stop_nonfinite()
         self('after_step')
-        if self.step == cfg.total_steps or _stage_of(self.step, cfg, self.recipe) != _stage_of(self.step - 1, cfg, self.recipe): self('after_stage')
+        if _stage_boundary(self.step, cfg, self.recipe): self('after_stage')
     self('after_fit')
     return self
 
