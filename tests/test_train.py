@@ -102,3 +102,21 @@ def test_nonfinite_loss_on_one_rank_stops_both_cleanly(tmp_path):
     st = load_checkpoint(run/'checkpoints')
     assert st['step'] == 13 and st['skipped'] == 3
     assert all(torch.isfinite(v).all() for v in st['model'].values() if v.is_floating_point())
+
+
+def test_worker_whose_agent_is_killed_stops_without_writing(tmp_path):
+    "torchrun starts workers in sessions of their own: a SIGKILL of the agent's group must not leave one training on."
+    run = tmp_path/'r'
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=1', '-m', 'lct_nb.train',
+           '--run_dir', str(run), '--total_steps', '400', '--ckpt_every', '20', '--sample_every', '1000', *FAST]
+    proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not (run/'checkpoints'/'step0000020.pt').exists():
+        assert proc.poll() is None and time.time() < deadline, 'run ended before its first checkpoint'
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    time.sleep(2)                                   # the worker notices at the end of the step it is in
+    lines = len(metrics(run)); time.sleep(3)
+    assert len(metrics(run)) == lines < 400          # nothing appended since: the worker has stopped
+    alive = subprocess.run(['pgrep', '-f', '--', f'run_dir {run}'], capture_output=True, text=True)
+    assert alive.returncode == 1 and alive.stdout == '', (alive.stdout, alive.stderr)   # pgrep ran and matched no process
