@@ -1,120 +1,104 @@
-"""Run the whole ablation of `nbs/09_ablation.ipynb` with one command, print its table and wall time.
+"""The reproduction study of `nbs/09_ablation.ipynb`: paired seeds, intervals, verdicts. One command, resumable.
 
-    python benchmarks/ablation.py                      # every run, 2 at a time, results in results/ablation/
-    python benchmarks/ablation.py --only 2a --jobs 2   # just Table 2(a)
-    python benchmarks/ablation.py --table              # print the table of the results already on disk
+    python benchmarks/ablation.py                 # every run not yet on disk, 2 workers × 1 thread, then the claims table
+    python benchmarks/ablation.py --seeds 3       # the pilot: seeds 0-2 of every arm (measures the paired spread)
+    python benchmarks/ablation.py --table         # claims and sizing from the results on disk, no training
 
-Each run trains the tiny UNet on the bundled digits latents (or a derived cache: pixel-space digits, latents with
-injected outliers) with `lct_nb.train.Trainer`, measures the temporal-difference (TD) spread at the end of every
-curriculum stage and, after training, on every grid N = 11 ... 641, then evaluates the first EMA with 1-step
-digits-FID / precision / recall. A finished run writes `results/ablation/metrics/<name>.json` and is skipped next time,
-so the command is resumable; run folders (checkpoints) go to `--work` and are not part of the results.
+Protocol (issue #16): every arm trains the tiny UNet on the bundled digits latents for 2100 steps (7 curriculum stages of
+300) at batch 64 and is evaluated with 1-step digits-FID / precision / recall on 2000 samples. Seed s fixes the weights,
+the data order and every noise draw, identically in every arm, so two arms are compared *paired*, seed by seed: the
+ratio FID(a)/FID(b) is summarised by the mean of ln-ratios over seeds with a t-based 95% interval, and a claim is
+*reproduced* (interval below 1: a beats b, the paper's direction), *contradicted* (interval above 1) or *unresolved*.
+Runs are launched seed-major (seed 0 of every arm, then seed 1, ...), so an interrupted study always holds complete
+pairs. A finished run writes `results/ablation/runs/<arm>_s<seed>.json` and is skipped next time.
 """
 import argparse, json, math, os, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = (11, 21, 41, 81, 161, 321, 641)
-C_FIT = (-0.84, -0.22)  # log c = a log(N-1) + b fitted to the per-sample RMS TD of the three `cauchy` runs of Table 2(a) (mean of the 3 fits)
 
-def _run(name, table, preset='full', seed=0, data='digits', grid=False, **change):
-    return dict(name=name, table=table, preset=preset, seed=seed, data=data, grid=grid, change=change)
+# arm name: the TrainConfig fields it sets (everything else is the digits default). Two arms differing in one field
+# compare that one technique.
+ARMS = {
+    'ilct':           dict(preset='ilct'),                 # Table 2(a) rows, each adding one technique to the row above
+    'cauchy':         dict(preset='cauchy'),
+    'cauchy+diff':    dict(preset='cauchy+diff'),
+    '+ot':            dict(preset='+ot'),
+    '+c':             dict(preset='+c'),
+    'full':           dict(preset='full'),
+    '+ot_cal':        dict(preset='+ot', c_schedule='calibrated'),   # the Fig. 3 procedure online instead of Eq. 11
+    'ilct_el':        dict(preset='ilct', latent_norm='element'),    # the mechanism: tails from per-element normalisation...
+    'cauchy_el':      dict(preset='cauchy', latent_norm='element'),
+    'ilct_el_k0.5':   dict(preset='ilct', latent_norm='element', tail=0.5),   # ...and heavier still (sinh tail weight)
+    'cauchy_el_k0.5': dict(preset='cauchy', latent_norm='element', tail=0.5),
+}
+# (claim, a, b, paper's number for a vs b): "a beats b", i.e. FID(a)/FID(b) < 1 in the paper's direction
+CLAIMS = [
+    ('Cauchy beats Pseudo-Huber (Table 2a)', 'cauchy', 'ilct', '13.02 vs 37.15'),
+    ('diffusion loss at small t helps (Table 2a)', 'cauchy+diff', 'cauchy', '9.11 vs 13.02'),
+    ('OT pairing helps (Table 2a)', '+ot', 'cauchy+diff', '8.89 vs 9.11'),
+    ('adaptive c (Eq. 11) beats fixed c0 (Table 2a)', '+c', '+ot', '7.76 vs 8.89'),
+    ('NsLN beats GroupNorm (Table 2a)', 'full', '+c', '7.27 vs 7.76'),
+    ('calibrated c beats fixed c0', '+ot_cal', '+ot', '-'),
+    ('calibrated c beats Eq. 11', '+ot_cal', '+c', '-'),
+    ('Cauchy beats Pseudo-Huber, per-element latents', 'cauchy_el', 'ilct_el', '-'),
+    ('Cauchy beats Pseudo-Huber, per-element latents with tail k=0.5', 'cauchy_el_k0.5', 'ilct_el_k0.5', '-'),
+]
+# interactions: (claim, (a1, b1), (a2, b2)): the ratio FID(a1)/FID(b1) divided by FID(a2)/FID(b2), paired by seed
+INTERACTIONS = [
+    ("Cauchy's advantage grows: per-element vs per-channel", ('cauchy_el', 'ilct_el'), ('cauchy', 'ilct')),
+    ("Cauchy's advantage grows: tail k=0.5 vs per-channel", ('cauchy_el_k0.5', 'ilct_el_k0.5'), ('cauchy', 'ilct')),
+]
+TD21_ARMS = ('ilct', 'ilct_el', 'ilct_el_k0.5')   # seed-0 runs keep their TD values at N = 21 (Fig. 1, right)
 
-def run_list():
-    "Every run of the ablation, most important first (the order they are launched in)."
-    rows = ['ilct', 'cauchy', 'cauchy+diff', '+ot', '+c', 'full']
-    runs = [_run(f'2a_{p}_s0', '2a', p, 0, grid=True) for p in rows] + [_run('fig1_pixel_ilct_s0', 'fig1', 'ilct', 0, data='pixels')]
-    runs += [_run(f'2a_{p}_s{s}', '2a', p, s) for s in (1, 2) for p in rows]
-    # The `full` recipe collapses at this budget (its adaptive c falls far below the TD spread, see the notebook), so the
-    # one-factor ablations are made off the best-behaved rows instead: the mechanism test (outliers) compares the rows
-    # `ilct` (Pseudo-Huber) and `cauchy`, which differ only in the distance; 2(c)/2(d) change one thing in `cauchy`,
-    # 2(b) in `cauchy+diff`; `cfit` is the `+ot` row with the adaptive c re-fitted to this scale's TD spread.
-    runs += [_run(f'out_{p}_k9_s{s}', 'outlier', p, s, data='outliers9') for s in (0, 1, 2) for p in ('ilct', 'cauchy')]
-    runs += [_run(f'cfit_+ot_s{s}', 'cfit', '+ot', s, c_fit=C_FIT) for s in (0, 1, 2)]
-    for s in (0, 1, 2):
-        if s == 1: runs += [_run(f'out_{p}_k5_s{t}', 'outlier', p, t, data='outliers5') for t in (0, 1, 2) for p in ('ilct', 'cauchy')]
-        runs += [_run(f'2b_r{r}_s{s}', '2b', 'cauchy+diff', s, diff_r=r) for r in (1.0, 0.6)]
-        runs += [_run(f'2c_{d}_s{s}', '2c', 'cauchy', s, distance=d) for d in ('l2', 'geman_mcclure')]
-        runs += [_run(f'2d_{n}_s{s}', '2d', 'cauchy', s, norm=n) for n in ('instance', 'layer', 'rms', 'nsln')]
-    return runs
+def run_name(arm, seed): return f'{arm}_s{seed}'
 
-# ---------------------------------------------------------------- derived caches (written by lct_nb.latents.write_latent_cache)
-def inject_outliers(z, frac=0.003, k=9.0, seed=0):
-    "Copy of raw latents `z` with a fraction `frac` of entries set to channel mean ± k·(channel std), random sign."
-    g = np.random.default_rng(seed); z = np.array(z, dtype=np.float32)
-    m, s = z.mean((0, 2, 3), keepdims=True), z.std((0, 2, 3), keepdims=True)
-    hit = g.random(z.shape) < frac; sign = np.where(g.random(z.shape) < 0.5, -1., 1.)
-    z = np.where(hit, m + sign * k * s, z).astype(np.float32)
-    return z, float(hit.mean())
-
-def build_caches(work):
-    "The pixel-space digits cache (1×8×8 in [-1, 1]) and the outlier-injected latent caches; returns their paths."
-    from lct_nb.latents import bundled_latents, load_latent_cache, write_latent_cache
-    from sklearn.datasets import load_digits
-    work = Path(work); paths = {}
-    p = work/'caches'/'pixels'
-    if not (p/'meta.json').exists():
-        img = load_digits().images.astype(np.float32)[:, None] / 8. - 1.
-        write_latent_cache(p, img, dict(source='sklearn.datasets.load_digits pixels /8 - 1', vae='none:pixels'))
-    paths['pixels'] = p
-    base = load_latent_cache(bundled_latents())
-    for k in (5, 9):
-        p = work/'caches'/f'outliers{k}'
-        if not (p/'meta.json').exists():
-            z, frac = inject_outliers(base.latents, 0.003, k, seed=k)
-            write_latent_cache(p, z, dict(base.meta, source=f'bundled digits latents + impulsive outliers at {k} std',
-                                          outlier_k=k, outlier_frac=frac))
-        paths[f'outliers{k}'] = p
-    return paths
+def run_list(seeds):
+    "Every run of the study, seed-major: all arms of seed 0, then of seed 1, ..."
+    return [(arm, s) for s in range(seeds) for arm in ARMS]
 
 # ---------------------------------------------------------------- one run (in a worker process)
-def _td_probe(model, n, cfg, x0, seed=1234):
-    "TD values f(x_{t_{i+1}}) − f(x_{t_i}) of `model` (target = itself) on `x0` at grid size `n`, pairs drawn as in training."
+def _td_probe(model, n, recipe, x0, seed=1234):
+    "TD values f(x_{t_{i+1}}) − f(x_{t_i}) of `model` (its own target) on `x0` at grid size `n`, pairs drawn as in training."
     import torch
     from lct_nb.consistency import karras_sigmas, temporal_difference
     from lct_nb.curriculum import lognormal_index_probs
     from lct_nb.objective import draw_pairs
-    sig = karras_sigmas(n, cfg.sigma_min, cfg.sigma_max, cfg.rho)
-    idx, z = draw_pairs(x0, lognormal_index_probs(sig, cfg.p_mean, cfg.p_std).float(), torch.Generator().manual_seed(seed))
+    sig = karras_sigmas(n, recipe.sigma_min, recipe.sigma_max, recipe.rho)
+    idx, z = draw_pairs(x0, lognormal_index_probs(sig, recipe.p_mean, recipe.p_std).float(), torch.Generator().manual_seed(seed))
     with torch.no_grad(): return temporal_difference(model, model, x0, z, sig.float(), idx)
 
 def _td_stats(td):
     from lct_nb.stats import tukey_fences
     v = td.double(); f = tukey_fences(v)
     rms = v.flatten(1).pow(2).mean(1).sqrt()    # the per-sample ‖TD‖ in the loss's per-element-mean units
-    out = dict(std=v.std().item(), rms_mean=rms.mean().item(), rms_median=rms.median().item(),
-               q1=float(f['q1']), q3=float(f['q3']), min=v.min().item(), max=v.max().item(),
-               frac_inner=((v < f['inner'][0]) | (v > f['inner'][1])).double().mean().item(),
-               frac_outer=((v < f['outer'][0]) | (v > f['outer'][1])).double().mean().item())
-    return out
+    return dict(std=v.std().item(), rms_mean=rms.mean().item(), rms_median=rms.median().item(),
+                q1=float(f['q1']), q3=float(f['q3']), min=v.min().item(), max=v.max().item(),
+                frac_inner=((v < f['inner'][0]) | (v > f['inner'][1])).double().mean().item(),
+                frac_outer=((v < f['outer'][0]) | (v > f['outer'][1])).double().mean().item())
 
-def callbacks(spec, probe_x0, K):
-    "The ablation's callbacks: metrics and checkpoints, sample grids (latent runs), the TD probe, and the re-fitted c line."
-    from lct_nb.train import Callback, MetricsLog, Checkpointer, SampleGrids
-    from lct_nb.curriculum import nfe_at
+def callbacks(probe_x0):
+    "The study's callbacks: metrics, checkpoints, the end-of-run sample grid and a TD probe at the end of every stage."
+    from lct_nb.train import Callback, MetricsLog, Checkpointer, SampleGrids, _stage_of
 
     class TDProbe(Callback):
-        "The TD spread of the current weights at the end of every curriculum stage."
-        def __init__(self): self.stage_td, self.td21 = {}, {}
+        "The TD spread of the current weights at the end of every curriculum stage (on a fixed probe batch)."
+        def __init__(self): self.stage_td, self.td21 = {}, None
         def after_stage(self):
-            tr = self.trainer; n = nfe_at(tr.step - 1, K)
+            tr = self.trainer; n = _stage_of(tr.step - 1, tr.cfg, tr.recipe)
             td = _td_probe(tr.model, n, tr.recipe, probe_x0)
             self.stage_td[n] = dict(_td_stats(td), step=tr.step)
-            if n == 21: self.td21['td'] = td[:64].numpy().astype(np.float16)
+            if n == 21: self.td21 = td[:64].numpy().astype(np.float16)
+    return [MetricsLog(), Checkpointer(), SampleGrids(), TDProbe()]
 
-    class CLine(Callback):
-        "The robust scale c from a re-fitted line log c = a log(N-1) + b instead of Eq. 11."
-        def __init__(self, a, b): self.a, self.b = a, b
-        def before_step(self): self.trainer.c = math.exp(self.a * math.log(self.trainer.batch['N'] - 1) + self.b)
+def _write_json(path, obj):
+    tmp = path.with_name(f'.{path.name}.tmp'); tmp.write_text(json.dumps(obj, default=float)); os.replace(tmp, path)
 
-    cbs = [MetricsLog(), Checkpointer(), TDProbe()] + ([] if spec['data'] == 'pixels' else [SampleGrids()])
-    return cbs + ([CLine(*spec['change']['c_fit'])] if 'c_fit' in spec['change'] else [])
-
-def worker(spec, args, caches):
+def worker(arm, seed, args):
     import torch
     torch.set_num_threads(1)
     from lct_nb.train import TrainConfig, Trainer
@@ -122,102 +106,154 @@ def worker(spec, args, caches):
     from lct_nb.metrics import digits_reference_stats, get_feature_extractor
     from lct_nb.images import decode_to_images
     from lct_nb.latents import load_latent_cache, latent_cache_path
-    out_dir = Path(args.out); run_dir = Path(args.work)/'runs'/spec['name']
+    out, name = Path(args.out), run_name(arm, seed)
+    run_dir = Path(args.work)/'runs'/name
     shutil.rmtree(run_dir, ignore_errors=True)
-    data = 'digits' if spec['data'] == 'digits' else str(caches[spec['data']])
-    cfg = TrainConfig(data=data, preset=spec['preset'], total_steps=args.steps, batch_size=args.batch, seed=spec['seed'],
-                      run_dir=str(run_dir), log_every=25, ckpt_every=args.steps, sample_every=args.steps, keep_ckpts=1,
-                      norm=spec['change'].get('norm', ''))
-    K, pixels = args.steps, spec['data'] == 'pixels'
-    cache = load_latent_cache(latent_cache_path(data))
-    probe_x0 = cache[torch.randperm(len(cache), generator=torch.Generator().manual_seed(99))[:args.probe].sort().values]
+    cfg = TrainConfig(total_steps=args.steps, batch_size=args.batch, seed=seed, run_dir=str(run_dir), log_every=25,
+                      ckpt_every=args.steps, sample_every=args.steps, keep_ckpts=1, **ARMS[arm])
     t0 = time.time()
-    tr = Trainer(cfg, callbacks(spec, probe_x0, K))
-    tr.recipe = replace(tr.recipe, **{k: v for k, v in spec['change'].items() if k not in ('norm', 'c_fit')})
-    tr.fit()
+    data = load_latent_cache(latent_cache_path(cfg.data), norm=cfg.latent_norm, tail=cfg.tail)
+    probe_x0 = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(99))[:args.probe].sort().values]
+    tr = Trainer(cfg, callbacks(probe_x0)).fit()
     probe = next(cb for cb in tr.cbs if type(cb).__name__ == 'TDProbe')
-    stage_td, td21 = probe.stage_td, probe.td21
     train_s = time.time() - t0
     final_td = {n: _td_stats(_td_probe(tr.model, n, tr.recipe, probe_x0)) for n in STAGES}
-    res = dict(spec, steps=K, batch=args.batch, lr=cfg.lr, recipe=tr.recipe.__dict__, train_s=round(train_s, 1),
-               stage_td=stage_td, final_td=final_td,
+    ext = get_feature_extractor('digits'); ref = digits_reference_stats(extractor=ext)
+    m = evaluate(tr.emas[0], ref, ext, lambda x: decode_to_images(x, tr.data), tr.data.shape, n=args.n_eval, seed=seed)
+    res = dict(arm=arm, seed=seed, config=ARMS[arm], steps=args.steps, batch=args.batch, lr=cfg.lr, recipe=tr.recipe.__dict__,
+               fid=m['fid'], precision=m['precision'], recall=m['recall'], n_eval=args.n_eval, train_s=round(train_s, 1),
+               stage_td=probe.stage_td, final_td=final_td,
                loss_curve=[json.loads(l) for l in (run_dir/'metrics.jsonl').read_text().splitlines()])
-    if td21 and spec['preset'] == 'ilct': np.savez_compressed(out_dir/'td'/f"{spec['name']}_N21.npz", td=td21['td'])
-    if not pixels:
-        ext = get_feature_extractor('digits'); ref = digits_reference_stats(extractor=ext)
-        ema = tr.emas[0]
-        m = evaluate(ema, ref, ext, lambda x: decode_to_images(x, tr.data), tr.data.shape, n=args.n_eval, seed=spec['seed'])
-        res.update(fid=m['fid'], precision=m['precision'], recall=m['recall'], n_eval=args.n_eval)
-        if spec['grid']:
-            shutil.copy(run_dir/'samples'/f'step{K:07d}_1step.png', out_dir/'grids'/f"{spec['name']}.png")
+    if seed == 0:
+        shutil.copy(run_dir/'samples'/f'step{args.steps:07d}_1step.png', out/'grids'/f'{arm}.png')
+        if arm in TD21_ARMS and probe.td21 is not None: np.savez_compressed(out/'td'/f'{arm}_N21.npz', td=probe.td21)
     res['wall_s'] = round(time.time() - t0, 1)
-    tmp = out_dir/'metrics'/f".{spec['name']}.tmp"; tmp.write_text(json.dumps(res, default=float)); os.replace(tmp, out_dir/'metrics'/f"{spec['name']}.json")
-    shutil.rmtree(run_dir/'checkpoints', ignore_errors=True)
+    _write_json(out/'runs'/f'{name}.json', res)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return res
 
-# ---------------------------------------------------------------- the table
+# ---------------------------------------------------------------- claims
 def load_results(out):
-    return [json.loads(p.read_text()) for p in sorted(Path(out, 'metrics').glob('*.json'))]
+    return [json.loads(p.read_text()) for p in sorted(Path(out, 'runs').glob('*.json'))]
 
-def table(out):
-    "One row per configuration: mean ± spread (half the min-max range) over seeds of FID, precision, recall."
+def paired_interval(logs, level=0.95):
+    "Mean of paired log-ratios and its t-based interval, as ratios: (n, ratio, low, high); NaNs below 2 pairs."
+    from scipy import stats
+    logs = np.asarray(logs, dtype=float); n = len(logs)
+    if n < 2: return n, (math.exp(logs[0]) if n else math.nan), math.nan, math.nan
+    m, se = logs.mean(), logs.std(ddof=1) / math.sqrt(n)
+    h = stats.t.ppf((1 + level) / 2, n - 1) * se
+    return n, math.exp(m), math.exp(m - h), math.exp(m + h)
+
+def verdict(low, high):
+    "The paper's direction is ratio < 1 (a beats b)."
+    if not (low == low): return 'too few seeds'
+    return 'reproduced' if high < 1 else 'contradicted' if low > 1 else 'unresolved'
+
+def seeds_to_resolve(logs, level=0.95, cap=50):
+    "Fewest seeds n at which an effect of the observed mean and spread would have an interval excluding 1 (None beyond cap)."
+    from scipy import stats
+    logs = np.asarray(logs, dtype=float)
+    if len(logs) < 2 or logs.std(ddof=1) == 0: return None
+    m, s = abs(logs.mean()), logs.std(ddof=1)
+    return next((n for n in range(2, cap + 1) if stats.t.ppf((1 + level) / 2, n - 1) * s / math.sqrt(n) < m), None)
+
+def _by(rs):
+    return {(r['arm'], r['seed']): r for r in rs}
+
+def claims(out):
+    "One row per claim: paired FID ratio a/b with its 95% interval, the paired recall difference, verdict and sizing."
     import pandas as pd
-    rs = [r for r in load_results(out) if 'fid' in r]
+    rs = _by(load_results(out)); rows = []
+    def row(claim, a, b, paper, logs, rec):
+        n, ratio, lo, hi = paired_interval(logs)
+        rn, rd, rl, rh = _mean_interval(rec)
+        rows.append(dict(claim=claim, a=a, b=b, seeds=n, steps=_steps(rs), ratio=ratio, ci_low=lo, ci_high=hi, verdict=verdict(lo, hi),
+                         recall_diff=rd, recall_low=rl, recall_high=rh, paper=paper, seeds_needed=seeds_to_resolve(logs)))
+    for claim, a, b, paper in CLAIMS:
+        ss = sorted(s for (arm, s) in rs if arm == a and (b, s) in rs)
+        row(claim, a, b, paper, [math.log(rs[a, s]['fid'] / rs[b, s]['fid']) for s in ss], [rs[a, s]['recall'] - rs[b, s]['recall'] for s in ss])
+    for claim, (a1, b1), (a2, b2) in INTERACTIONS:
+        ss = sorted(s for (arm, s) in rs if arm == a1 and all((x, s) in rs for x in (b1, a2, b2)))
+        lr = lambda a, b, s: math.log(rs[a, s]['fid'] / rs[b, s]['fid'])
+        row(claim, f'{a1}/{b1}', f'{a2}/{b2}', '-', [lr(a1, b1, s) - lr(a2, b2, s) for s in ss],
+            [(rs[a1, s]['recall'] - rs[b1, s]['recall']) - (rs[a2, s]['recall'] - rs[b2, s]['recall']) for s in ss])
+    return pd.DataFrame(rows)
+
+def _steps(rs): return sorted({r['steps'] for r in rs.values()}) [0] if rs else None
+
+def _mean_interval(x, level=0.95):
+    from scipy import stats
+    x = np.asarray(x, dtype=float); n = len(x)
+    if n < 2: return n, (x[0] if n else math.nan), math.nan, math.nan
+    h = stats.t.ppf((1 + level) / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
+    return n, x.mean(), x.mean() - h, x.mean() + h
+
+def arm_table(out):
+    "Per arm: seeds, geometric-mean FID and its spread over seeds, mean precision and recall."
+    import pandas as pd
+    rs = load_results(out)
     if not rs: return pd.DataFrame()
-    df = pd.DataFrame([dict(table=r['table'], config=r['name'].rsplit('_s', 1)[0], seed=r['seed'], fid=r['fid'],
-                            precision=r['precision'], recall=r['recall'], train_s=r['train_s']) for r in rs])
-    g = df.groupby(['table', 'config'], sort=False)
-    t = g.agg(seeds=('seed', 'count'), fid=('fid', 'mean'), fid_spread=('fid', lambda v: (v.max() - v.min()) / 2),
-              recall=('recall', 'mean'), recall_spread=('recall', lambda v: (v.max() - v.min()) / 2),
-              precision=('precision', 'mean'), train_s=('train_s', 'mean')).reset_index()
-    return t
+    df = pd.DataFrame([dict(arm=r['arm'], seed=r['seed'], fid=r['fid'], precision=r['precision'], recall=r['recall'], train_s=r['train_s']) for r in rs])
+    g = df.groupby('arm', sort=False)
+    t = g.agg(seeds=('seed', 'count'), fid_gmean=('fid', lambda v: float(np.exp(np.log(v).mean()))), fid_min=('fid', 'min'),
+              fid_max=('fid', 'max'), precision=('precision', 'mean'), recall=('recall', 'mean'), train_s=('train_s', 'mean'))
+    return t.reindex([a for a in ARMS if a in t.index]).reset_index()
+
+# ---------------------------------------------------------------- launcher
+def _launch(todo, args, out):
+    logs = Path(args.work)/'logs'; logs.mkdir(parents=True, exist_ok=True)
+    def go(run):
+        arm, seed = run
+        cmd = [sys.executable, __file__, '--worker', f'{arm}:{seed}', '--out', str(out), '--work', args.work, '--steps', str(args.steps),
+               '--batch', str(args.batch), '--n_eval', str(args.n_eval), '--probe', str(args.probe)]
+        s = time.time()
+        with open(logs/f'{run_name(arm, seed)}.log', 'w') as f:
+            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1'))
+        print(f'  {run_name(arm, seed)}: rc={rc} {time.time() - s:.0f}s', flush=True)
+    with ThreadPoolExecutor(args.jobs) as ex: list(ex.map(go, todo))
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out', default=str(ROOT/'results'/'ablation'), help='results folder (JSON per run, tables, grids)')
-    p.add_argument('--work', default='/tmp/lct_ablation', help='run folders and derived caches (not results)')
-    p.add_argument('--steps', type=int, default=420, help='training steps per run (7 curriculum stages)')
+    p.add_argument('--out', default=str(ROOT/'results'/'ablation'), help='results folder (a JSON per run, claims.csv, grids)')
+    p.add_argument('--work', default='/tmp/lct_ablation', help='run folders (checkpoints) and logs, not results')
+    p.add_argument('--seeds', type=int, default=5, help='paired seeds per arm (0 .. seeds-1)')
+    p.add_argument('--steps', type=int, default=2100, help='training steps per run (7 curriculum stages)')
     p.add_argument('--batch', type=int, default=64, help='batch size')
-    p.add_argument('--n_eval', type=int, default=1000, help='samples for 1-step digits-FID/precision/recall')
+    p.add_argument('--n_eval', type=int, default=2000, help='samples for 1-step digits-FID / precision / recall')
     p.add_argument('--probe', type=int, default=256, help='latents in the fixed TD-probe batch')
     p.add_argument('--jobs', type=int, default=2, help='runs in parallel (one thread each)')
-    p.add_argument('--only', default='', help='comma-separated tables (2a,fig1,2b,2c,2d,outlier) or run names')
-    p.add_argument('--table', action='store_true', help='print the table of saved results and exit')
+    p.add_argument('--only', default='', help='comma-separated arms to run (default: all)')
+    p.add_argument('--table', action='store_true', help='print the claims of the results on disk and exit')
     p.add_argument('--worker', default='', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     out = Path(args.out)
-    for d in ('metrics', 'grids', 'td'): (out/d).mkdir(parents=True, exist_ok=True)
+    for d in ('runs', 'grids', 'td'): (out/d).mkdir(parents=True, exist_ok=True)
     if args.worker:
-        spec = next(r for r in run_list() if r['name'] == args.worker)
-        worker(spec, args, build_caches(args.work)); return
+        arm, seed = args.worker.rsplit(':', 1); worker(arm, int(seed), args); return
+    t0, todo = time.time(), []
     if not args.table:
         lock = out/'.launcher.pid'
         if lock.exists() and Path(f'/proc/{lock.read_text().strip()}').exists():
             sys.exit(f'ablation: another launcher (pid {lock.read_text().strip()}) is running on {out}; wait for it or delete {lock}')
         lock.write_text(str(os.getpid()))
-        t0 = time.time(); build_caches(args.work)
         sel = set(filter(None, args.only.split(',')))
-        todo = [r for r in run_list() if (not sel or r['table'] in sel or r['name'] in sel) and not (out/'metrics'/f"{r['name']}.json").exists()]
+        todo = [r for r in run_list(args.seeds) if (not sel or r[0] in sel) and not (out/'runs'/f'{run_name(*r)}.json').exists()]
         print(f'ablation: {len(todo)} runs to do, {args.jobs} at a time, {args.steps} steps × batch {args.batch}', flush=True)
-        logs = Path(args.work)/'logs'; logs.mkdir(parents=True, exist_ok=True)
-        def go(r):
-            cmd = [sys.executable, __file__, '--worker', r['name'], '--out', str(out), '--work', args.work, '--steps', str(args.steps),
-                   '--batch', str(args.batch), '--n_eval', str(args.n_eval), '--probe', str(args.probe)]
-            s = time.time()
-            with open(logs/f"{r['name']}.log", 'w') as f:
-                rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS='1'))
-            print(f"  {r['name']}: rc={rc} {time.time() - s:.0f}s", flush=True)
-        try:
-            with ThreadPoolExecutor(args.jobs) as ex: list(ex.map(go, todo))
+        try: _launch(todo, args, out)
         finally: lock.unlink(missing_ok=True)
-        wall = time.time() - t0
-        prev = json.loads((out/'wall.json').read_text()) if (out/'wall.json').exists() else {}
-        (out/'wall.json').write_text(json.dumps(dict(prev, **{f'wall_s_{time.strftime("%Y%m%dT%H%M%S")}': round(wall, 1)},
-                                                     steps=args.steps, batch=args.batch, jobs=args.jobs, n_eval=args.n_eval), indent=1))
-    t = table(out)
-    if len(t): t.to_csv(out/'table.csv', index=False)
+        wall = json.loads((out/'wall.json').read_text()) if (out/'wall.json').exists() else {}
+        wall.setdefault('sessions', []).append(dict(started=time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t0)), runs=len(todo),
+                                                    wall_s=round(time.time() - t0, 1)))
+        wall.update(steps=args.steps, batch=args.batch, jobs=args.jobs, n_eval=args.n_eval,
+                    wall_s_total=round(sum(s['wall_s'] for s in wall['sessions']), 1))
+        _write_json(out/'wall.json', wall)
     import pandas as pd
-    with pd.option_context('display.width', 160, 'display.max_rows', 100): print(t.round(3).to_string(index=False))
-    if not args.table: print(f'ablation wall time: {wall / 60:.1f} min ({len(todo)} runs, {args.jobs} parallel, this machine)')
+    c = claims(out)
+    if len(c): c.to_csv(out/'claims.csv', index=False)
+    with pd.option_context('display.width', 200, 'display.max_rows', 100, 'display.max_colwidth', 60):
+        print(arm_table(out).round(3).to_string(index=False)); print()
+        print(c[['claim', 'seeds', 'ratio', 'ci_low', 'ci_high', 'verdict', 'seeds_needed']].round(3).to_string(index=False))
+    if not args.table: print(f'ablation wall time: {(time.time() - t0) / 60:.1f} min ({len(todo)} runs, {args.jobs} parallel, this machine)')
 
 if __name__ == '__main__': main()

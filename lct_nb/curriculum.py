@@ -85,21 +85,23 @@ def adaptive_c(
 def c_schedule(
     nfe:int, # number of grid points N at the current step, e.g. `nfe_at(k, total_steps)`
     kind:str="paper", # "paper" (Eq. 11), "official" (authors' code: c_0 in stage 1, then -1.15/-0.85) or "ict" (fixed c_0)
-    d:int|None=None, # data dimension C*H*W; required for "official", "ict" and norm="sum"
-    norm:str="mean", # "mean": c for a per-element-mean squared norm (official code); "sum": for a summed squared norm (x sqrt(d))
+    d:int|None=None, # data dimension C*H*W; needed for norm="sum", and for c_0 when `c0` is not given
+    norm:str="mean", # "mean": c for a per-element-mean squared norm (official code); "sum": for a summed squared norm
     s0:int=10, # initial steps of the curriculum: the first stage is N = s0 + 1
+    c0:float|None=None, # c_0 as a per-element-mean number; None: iCT's 0.00054·√d (the authors' number in "mean", iCT's own in "sum")
 ) -> float: # the robust-distance scale c for this step
     "The robust-loss scale c at grid size N: Eq. 11 of Dao et al. 2025, the official code's variant, or iCT's fixed c_0."
     nfe = _check_int("nfe", nfe, 2)
     if kind not in ("paper", "official", "ict"): raise ValueError(f'kind must be "paper", "official" or "ict", got {kind!r}')
     if norm not in ("mean", "sum"): raise ValueError(f'norm must be "mean" or "sum", got {norm!r}')
-    if kind != "paper" or norm == "sum":
-        if d is None: raise ValueError(f'd (the data dimension C*H*W) is required for kind={kind!r}, norm={norm!r}')
+    first = kind == "ict" or (kind == "official" and nfe <= s0 + 1)
+    if norm == "sum" or (first and c0 is None):
+        if d is None: raise ValueError(f'd (the data dimension C*H*W) is required for kind={kind!r}, norm={norm!r}, c0={c0!r}')
         d = _check_int("d", d, 1)
-    if kind == "paper": c = adaptive_c(nfe)
-    elif kind == "ict" or nfe <= s0 + 1: c = ict_c(d)
-    else: c = adaptive_c(nfe, a=-1.15, b=-0.85)
+    if first and c0 is None: return ict_c(d)    # iCT's 0.00054·√d: a sum-units value, used as a number in mean units by the authors
+    c = c0 if first else adaptive_c(nfe) if kind == "paper" else adaptive_c(nfe, a=-1.15, b=-0.85)
     return c * math.sqrt(d) if norm == "sum" else c
+
 
 # %% ../nbs/04_curriculum.ipynb #eea69ca0
 def fit_c_schedule(

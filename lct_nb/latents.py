@@ -16,10 +16,10 @@ from .core import atomic_write, write_json, array_moments, assets_dir, exit_erro
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'BUNDLED_VAE', 'CACHE_FORMAT', 'BadImageError', 'list_images', 'center_crop_resize', 'load_image',
-           'ImageFolder', 'digits_images', 'bundled_vae_path', 'load_vae', 'encode', 'LatentStats', 'normalize',
-           'denormalize', 'decode', 'digits_vae_config', 'train_digits_vae', 'encode_latents', 'write_latent_cache',
-           'LatentCache', 'load_latent_cache', 'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder',
-           'main']
+           'ImageFolder', 'digits_images', 'bundled_vae_path', 'load_vae', 'encode', 'LatentStats', 'tail_transform',
+           'tail_inverse', 'normalize', 'denormalize', 'decode', 'digits_vae_config', 'train_digits_vae',
+           'encode_latents', 'write_latent_cache', 'LatentCache', 'load_latent_cache', 'lct_cache_dir',
+           'bundled_latents', 'latent_cache_path', 'encode_folder', 'main']
 
 # %% ../nbs/00_latents.ipynb #fb99916d
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp')
@@ -127,31 +127,48 @@ class LatentStats:
                  std, # same shape as mean, > 0
                  kind:str='channel', # "element" (the authors' code) or "channel"
                  sigma_data:float=0.5, # target standard deviation
+                 tail:float=0., # tail weight k: standardised u → sinh(k·u)/k before scaling (0: off; see "Heavier tails" below)
+                 tail_moments=None, # (mean, std) of sinh(k·u)/k over the data, shaped like mean/std; required when tail > 0
                 ):
         if kind not in ('element', 'channel'): raise ValueError(f"norm kind must be 'element' or 'channel', got {kind!r}")
         mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
         if mean.shape != std.shape: raise ValueError(f"stats: mean shape {tuple(mean.shape)} != std shape {tuple(std.shape)}")
         if mean.ndim != (3 if kind == 'element' else 1): raise ValueError(f"stats: kind {kind!r} needs {'(C,H,W)' if kind=='element' else '(C,)'} mean/std, got {tuple(mean.shape)}")
         if not (torch.isfinite(std).all() and (std > 0).all()): raise ValueError("stats: std must be finite and > 0")
-        if kind == 'channel': mean, std = mean[:, None, None], std[:, None, None]
-        self.mean, self.std, self.kind, self.sigma_data = mean, std, kind, sigma_data
+        if not (math.isfinite(tail) and tail >= 0): raise ValueError(f"stats: tail must be a finite number >= 0, got {tail!r}")
+        if tail and tail_moments is None: raise ValueError("stats: tail > 0 needs tail_moments, the (mean, std) of sinh(k·u)/k")
+        tm, ts = (torch.as_tensor(t, dtype=torch.float32) for t in (tail_moments or (torch.zeros_like(mean), torch.ones_like(std))))
+        if kind == 'channel': mean, std, tm, ts = (t[:, None, None] for t in (mean, std, tm, ts))
+        self.mean, self.std, self.kind, self.sigma_data, self.tail, self.tail_mean, self.tail_std = mean, std, kind, sigma_data, float(tail), tm, ts
     @property
     def channels(self): return self.mean.shape[0]
-    def __repr__(self): return f"LatentStats(kind={self.kind!r}, shape={tuple(self.mean.shape)}, sigma_data={self.sigma_data})"
+    def __repr__(self): return f"LatentStats(kind={self.kind!r}, shape={tuple(self.mean.shape)}, sigma_data={self.sigma_data}, tail={self.tail})"
+
+def tail_transform(u:torch.Tensor, k:float) -> torch.Tensor:
+    "sinh(k·u)/k: the identity at k = 0, near-identity for |u| ≪ 1/k, exponentially heavier tails beyond."
+    return torch.sinh(k * u) / k if k else u
+
+def tail_inverse(v:torch.Tensor, k:float) -> torch.Tensor:
+    "asinh(k·v)/k, the exact inverse of `tail_transform`."
+    return torch.asinh(k * v) / k if k else v
 
 def normalize(x:torch.Tensor, # scaled latents (..., C, H, W)
               stats:LatentStats, # their statistics
              ) -> torch.Tensor:
-    "x₀ = σ_data·(x − μ)/σ: the latents the consistency model is trained on (std σ_data = 0.5, as in the authors' code)."
+    "x₀ = σ_data·(x − μ)/σ (then the tail transform, re-standardised, if `stats.tail`): the latents the model trains on."
     m, s = stats.mean.to(x), stats.std.to(x)
-    return (x - m) / s * stats.sigma_data
+    u = (x - m) / s
+    if stats.tail: u = (tail_transform(u, stats.tail) - stats.tail_mean.to(x)) / stats.tail_std.to(x)
+    return u * stats.sigma_data
 
 def denormalize(x:torch.Tensor, # normalised latents (..., C, H, W)
                 stats:LatentStats, # the statistics used by `normalize`
                ) -> torch.Tensor:
-    "Inverse of `normalize`: x·σ/σ_data + μ, back to the VAE's scaled latent space."
+    "Inverse of `normalize` (tail transform included), back to the VAE's scaled latent space."
     m, s = stats.mean.to(x), stats.std.to(x)
-    return x / stats.sigma_data * s + m
+    u = x / stats.sigma_data
+    if stats.tail: u = tail_inverse(u * stats.tail_std.to(x) + stats.tail_mean.to(x), stats.tail)
+    return u * s + m
 
 # %% ../nbs/00_latents.ipynb #06d7a0c9
 @torch.no_grad()
@@ -358,7 +375,7 @@ def write_latent_cache(out_dir, # cache directory to create (must not hold anoth
 # %% ../nbs/00_latents.ipynb #d205c889
 class LatentCache:
     "A finished latent cache directory; `cache[i]` gives normalised float32 latents (std `sigma_data`)."
-    def __init__(self, path, norm:str='channel', sigma_data:float=0.5, shape=None, verify:bool=True):
+    def __init__(self, path, norm:str='channel', sigma_data:float=0.5, shape=None, verify:bool=True, tail:float=0.):
         p = self.path = Path(path).expanduser()
         if not (p / 'meta.json').exists(): raise FileNotFoundError(f"path: {path} is not a latent cache (no meta.json)")
         self.meta = json.loads((p / 'meta.json').read_text())
@@ -374,6 +391,17 @@ class LatentCache:
         if norm not in ('element', 'channel'): raise ValueError(f"norm must be 'element' or 'channel', got {norm!r}")
         self.stats = LatentStats(self.raw_stats[f'{norm}_mean'], self.raw_stats[f'{norm}_std'], norm, sigma_data)
         if verify: self._verify()
+        if tail: self.stats = LatentStats(self.raw_stats[f'{norm}_mean'], self.raw_stats[f'{norm}_std'], norm, sigma_data, tail, self._tail_moments(tail))
+    def _tail_moments(self, k, chunk=8192):
+        "Mean and std of sinh(k·u)/k over the cache, u the standardised latents, pooled as the stats' kind (one pass, float64)."
+        s1 = s2 = 0.; st = self.stats
+        for lo in range(0, len(self.latents), chunk):
+            v = tail_transform((self.raw(slice(lo, lo + chunk)).double() - st.mean) / st.std, k)
+            s1, s2 = s1 + v.sum(0), s2 + v.pow(2).sum(0)
+        n = len(self.latents)
+        if st.kind == 'channel': s1, s2, n = s1.sum((1, 2)), s2.sum((1, 2)), n * math.prod(self.shape[1:])
+        mean = s1 / n
+        return mean, (s2 / n - mean**2).clamp_min(0).sqrt()
     def _verify(self):
         mean, std = array_moments(self.latents, 8192).channel()
         cm, cs = self.raw_stats['channel_mean'], self.raw_stats['channel_std']
@@ -394,16 +422,17 @@ class LatentCache:
         if isinstance(i, torch.Tensor): i = i.cpu().numpy()
         return torch.from_numpy(np.array(self.latents[i], dtype=np.float32))
     def __getitem__(self, i): return normalize(self.raw(i), self.stats)
-    def __repr__(self): return f"LatentCache({str(self.path)!r}, n={len(self)}, shape={self.shape}, norm={self.stats.kind!r})"
+    def __repr__(self): return f"LatentCache({str(self.path)!r}, n={len(self)}, shape={self.shape}, norm={self.stats.kind!r}, tail={self.stats.tail})"
 
 def load_latent_cache(path, # cache directory written by `encode_latents` / `encode_folder` / `bundled_latents`
                       norm:str='channel', # "channel" (default, see below) or "element" (the authors' code)
                       sigma_data:float=0.5, # std of the normalised latents
                       shape=None, # expected (C, H, W); a different cache raises
                       verify:bool=True, # recompute per-channel stats and compare with stats.npz
+                      tail:float=0., # tail weight k of `tail_transform` (0: the latents as the VAE made them)
                      ) -> LatentCache:
     "Open a finished latent cache; indexing it gives normalised float32 latents (std σ_data)."
-    return LatentCache(path, norm, sigma_data, shape, verify)
+    return LatentCache(path, norm, sigma_data, shape, verify, tail)
 
 # %% ../nbs/00_latents.ipynb #c6d650e8
 def lct_cache_dir() -> Path:

@@ -15,15 +15,17 @@ from .ot import ot_couple, OT_MODES
 from .nets import NORM_KINDS
 
 # %% auto #0
-__all__ = ['PRESETS', 'LCTConfig', 'check_config', 'get_preset', 'grid_at', 'draw_pairs', 'loss_scale', 'diffusion_mask',
-           'diffusion_loss', 'ct_batch', 'ct_loss', 'lct_loss']
+__all__ = ['PRESETS', 'LCTConfig', 'check_config', 'get_preset', 'grid_at', 'draw_pairs', 'loss_scale', 'calibrated_c',
+           'diffusion_mask', 'diffusion_loss', 'ct_batch', 'ct_loss', 'lct_loss']
 
 # %% ../nbs/07_ct_step.ipynb #5465a294
 @dataclass(frozen=True)
 class LCTConfig:
     "One latent consistency-training recipe of Dao et al. 2025; every technique is a switch."
     distance: str = 'cauchy'      # robust distance d (Sec. 4.2): 'l2' | 'pseudo_huber' | 'cauchy' | 'geman_mcclure'
-    c_schedule: str = 'paper'     # scale c: 'ict' (fixed c_0 = 0.00054·√d), 'paper' (Eq. 11) or 'official' (authors' code)
+    c_schedule: str = 'paper'     # scale c: 'ict' (fixed c0), 'paper' (Eq. 11), 'official' (authors' code) or 'calibrated' (measured TD, below)
+    c0: float|None = 0.03456      # iCT's fixed c_0 in per-element-mean units: the paper's 0.00054·√4096 for every d (None: 0.00054·√d, see ch. 04)
+    c_ratio: float = 1.0          # 'calibrated': c = c_ratio × the median per-sample TD norm, measured at the start of each stage
     loss_norm: str = 'mean'       # ‖r‖² as the per-element 'mean' (authors' code; their c values) or the 'sum' (paper's text)
     diff_r: float = 0.25          # diffusion loss (Eq. 9) on the lowest-noise fraction r of the grid; 0 turns it off
     diff_weight: float = 5.0      # β, the weight of the diffusion loss in the total (authors' code: 5)
@@ -40,12 +42,14 @@ class LCTConfig:
     sigma_data: float = 0.5       # std of the (normalised) data latents
 
 # %% ../nbs/07_ct_step.ipynb #761f4b93
-_C_SCHEDULES = ('ict', 'paper', 'official')
+_C_SCHEDULES = ('ict', 'paper', 'official', 'calibrated')
 
 def check_config(cfg: LCTConfig):
     "Raise a `ValueError` naming the first field of `cfg` with a value this objective does not know."
     for name, allowed in (('distance', DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', OT_MODES), ('loss_norm', NORMS), ('norm', NORM_KINDS)):
         if getattr(cfg, name) not in allowed: raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {tuple(allowed)}")
+    if not cfg.c_ratio > 0: raise ValueError(f"LCTConfig.c_ratio={cfg.c_ratio}: expected a positive number")
+    if cfg.c0 is not None and not cfg.c0 > 0: raise ValueError(f"LCTConfig.c0={cfg.c0}: expected a positive number or None")
     if not 0 <= cfg.diff_r <= 1: raise ValueError(f"LCTConfig.diff_r={cfg.diff_r}: expected a fraction in [0, 1]")
     return cfg
 
@@ -85,13 +89,29 @@ def draw_pairs(x0: torch.Tensor, # data latents (B, C, H, W), on the host
 
 # %% ../nbs/07_ct_step.ipynb #ef7f0774
 def loss_scale(n: int, d: int, cfg: LCTConfig = LCTConfig()) -> float:
-    "The robust distance's scale c at curriculum size `n` for `d`-dimensional latents."
-    return c_schedule(n, kind=cfg.c_schedule, d=d, norm='mean')
+    "The robust distance's scale c at curriculum size `n` for `d`-dimensional latents, in the units of `cfg.loss_norm`."
+    if cfg.c_schedule == 'calibrated': raise ValueError("c_schedule='calibrated' is measured during training (`calibrated_c`), not a function of N")
+    return c_schedule(n, kind=cfg.c_schedule, d=d, norm=cfg.loss_norm, s0=cfg.s0, c0=cfg.c0)
+
+@torch.no_grad()
+def calibrated_c(model, # the consistency model f_θ being trained (it is its own target, as in iCT)
+                 x0: torch.Tensor, # a fixed probe batch of normalised latents, on the model's device
+                 n: int, # the curriculum's grid size N
+                 cfg: LCTConfig = LCTConfig(), # the recipe (grid, pair distribution, `loss_norm`, `c_ratio`)
+                 generator: torch.Generator|None = None) -> float: # the probe's own generator (never the run's)
+    "c = c_ratio × median per-sample TD norm at grid size `n`: the TD-spread procedure behind Eq. 11 and Fig. 3, run online."
+    sig, probs, _ = _grid(n, cfg.sigma_min, cfg.sigma_max, cfg.rho, cfg.p_mean, cfg.p_std)
+    idx, z = draw_pairs(x0.cpu(), probs, generator)
+    x_next, x_cur, t_next, t_cur = ct_pair(x0, z.to(x0.device), sig.to(x0.device), idx.to(x0.device))
+    sq = (model(x_next, t_next) - model(x_cur, t_cur)).float().flatten(1).pow(2)
+    norms = (sq.mean(1) if cfg.loss_norm == 'mean' else sq.sum(1)).sqrt()
+    return cfg.c_ratio * norms.median().item()
+
 
 # %% ../nbs/07_ct_step.ipynb #c5e7867d
 def diffusion_mask(idx: torch.Tensor, n: int, r: float) -> torch.Tensor:
-    "Samples whose pair lies in the lowest-noise fraction `r` of an `n`-point grid (Eq. 9: i ≤ ⌊N·r⌋, 1-based)."
-    return idx < int(n * r)
+    "Samples whose pair lies in the lowest-noise fraction `r` of an `n`-point grid (Eq. 9, counted as the authors' code does)."
+    return idx < n - 1 - int((1 - r) * n)
 
 def diffusion_loss(f: torch.Tensor, # student outputs f_θ(x_t, t)
                    x0: torch.Tensor, # clean latents

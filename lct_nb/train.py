@@ -6,7 +6,7 @@
 __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
            'check_train_config', 'batches', 'ema_rate', 'ema_update', 'flatten_parameters', 'Callback', 'NonFiniteLoss',
            'AgentGone', 'Trainer', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids', 'default_callbacks',
-           'model_from_checkpoint', 'train', 'main']
+           'CalibratedC', 'recipe_callbacks', 'model_from_checkpoint', 'train', 'main']
 
 # %% ../nbs/10_train.ipynb #a7b1e675
 import argparse, copy, inspect, json, math, os, re, sys, time
@@ -20,7 +20,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .core import init_distributed, dist_env, host_read, exit_error, UserError, write_json
 from .curriculum import nfe_at
-from .objective import LCTConfig, get_preset, check_config, ct_batch, ct_loss, loss_scale
+from .objective import LCTConfig, get_preset, check_config, ct_batch, ct_loss, loss_scale, calibrated_c
 from .nets import unet_config, model_config, build_model
 from .latents import load_latent_cache, latent_cache_path
 from .sampling import sample, prior, two_step_sigmas
@@ -36,6 +36,9 @@ class TrainConfig:
     net: str = 'tiny'            # UNet preset of lct_nb.nets: 'tiny' (bundled digits) or 'paper' (the authors' ADM net)
     norm: str = ''               # replace the preset's norm layers: group | instance | layer | rms | nsln ('' keeps the preset's)
     ot: str = ''                 # replace the preset's OT pairing: none | local | global ('' keeps the preset's)
+    c_schedule: str = ''         # replace the preset's robust-loss scale c: ict | paper | official | calibrated ('' keeps the preset's)
+    latent_norm: str = 'channel' # normalise the latents per 'channel' or per 'element' (the authors' code; see chapter 00)
+    tail: float = 0.0            # tail weight k: train on sinh(k·u)/k of the standardised latents, decode through its inverse (0: off)
     total_steps: int = 3000      # K, the length of the run; the curriculum's 7 stages split it evenly (Eq. 10)
     batch_size: int = 128        # global batch, split evenly over the ranks (paper: 128)
     micro_batch: int = 0         # cap on the samples of one forward pass per rank; a step accumulates batch_size / (world × micro_batch) of them (0: no cap)
@@ -105,8 +108,8 @@ def parse_config(argv=None) -> TrainConfig:
 
 # %% ../nbs/10_train.ipynb #457fae2a
 def recipe_of(cfg: TrainConfig) -> LCTConfig:
-    "The objective's `LCTConfig`: the preset, with the config's `norm` and `ot` overrides."
-    return replace(get_preset(cfg.preset), **{k: getattr(cfg, k) for k in ('norm', 'ot') if getattr(cfg, k)})
+    "The objective's `LCTConfig`: the preset, with the config's `norm`, `ot` and `c_schedule` overrides."
+    return replace(get_preset(cfg.preset), **{k: getattr(cfg, k) for k in ('norm', 'ot', 'c_schedule') if getattr(cfg, k)})
 
 def check_train_config(cfg: TrainConfig, world_size: int = 1):
     "Raise a one-line `ValueError` for the first problem with `cfg` on `world_size` ranks."
@@ -116,6 +119,8 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     if cfg.batch_size % world_size: raise ValueError(f"--batch_size {cfg.batch_size} is not divisible by the world size {world_size}")
     if cfg.micro_batch < 0 or cfg.micro_batch and (cfg.batch_size // world_size) % cfg.micro_batch:
         raise ValueError(f"--micro_batch {cfg.micro_batch} must be 0 or divide the per-rank batch {cfg.batch_size // world_size}")
+    if cfg.latent_norm not in ('channel', 'element'): raise ValueError(f"--latent_norm {cfg.latent_norm!r}: expected 'channel' or 'element'")
+    if not (math.isfinite(cfg.tail) and cfg.tail >= 0): raise ValueError(f"--tail {cfg.tail}: expected a finite number >= 0")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
     if ckpt and not cfg.resume: raise ValueError(f"--run_dir {cfg.run_dir} already holds {ckpt.name}: pass --resume to continue it, or choose another --run_dir")
@@ -188,7 +193,7 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.tf32
             torch.backends.cudnn.benchmark = True
         self.is_main, self.run_dir = self.rank == 0, Path(cfg.run_dir)
-        self.data = load_latent_cache(latent_cache_path(cfg.data))
+        self.data = load_latent_cache(latent_cache_path(cfg.data), norm=cfg.latent_norm, tail=cfg.tail)
         self.latent_dim = math.prod(self.data.shape)
         torch.manual_seed(cfg.seed)
         self.model_config = model_config(unet_config(cfg.net, self.recipe.norm, self.data.shape[0], self.data.shape[1]),
@@ -203,7 +208,7 @@ class Trainer:
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.rank)   # pairs and noise, drawn on the host
         self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
-        self.cbs = sorted(default_callbacks() if cbs is None else cbs, key=lambda cb: cb.order)
+        self.cbs = sorted(recipe_callbacks(self.recipe, default_callbacks() if cbs is None else list(cbs)), key=lambda cb: cb.order)
         for cb in self.cbs: cb.trainer = self
         if cfg.resume: self.resume()
 
@@ -241,8 +246,10 @@ def _micro_batches(b: dict, m: int) -> list:
 @patch
 def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
     "The objective on `batch` (Eq. 4 + β·Eq. 9) and backward, by micro-batches; the finite flag agreed by all ranks on the device."
-    self.batch, self.c = _to_device(batch, self.device), loss_scale(batch['N'], self.latent_dim, self.recipe)
-    self('before_step')
+    self.batch = _to_device(batch, self.device)
+    self.c = None if self.recipe.c_schedule == 'calibrated' else loss_scale(batch['N'], self.latent_dim, self.recipe)
+    self('before_step')                     # a callback may set `self.c` (`CalibratedC` does)
+    if self.c is None: raise RuntimeError("c_schedule='calibrated' needs the `CalibratedC` callback to set the trainer's c")
     self.opt.zero_grad(set_to_none=False)   # in place: on a GPU the gradients are views into one buffer
     parts, n = _micro_batches(self.batch, self.cfg.micro_batch), (len(self.batch['x0']), self.batch['diff_mask'].sum())
     total, terms = 0., []
@@ -382,7 +389,7 @@ class Checkpointer(Callback):
         if _due(self.trainer.step, self.trainer.cfg.ckpt_every, self.trainer.cfg.total_steps): self.trainer.save()
 
 # %% ../nbs/10_train.ipynb #8625309f
-_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'total_steps', 'batch_size', 'seed')
+_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 'latent_norm', 'tail', 'total_steps', 'batch_size', 'seed')
 
 def _truncate_metrics(path, step):
     if not path.exists(): return
@@ -397,7 +404,8 @@ def resume(self: Trainer):
         if self.is_main: print(f'lct_nb.train: no checkpoint in {self.run_dir}, starting a new run')
         return
     st = load_checkpoint(path, map_location=self.device)
-    diff = {k: (st['config'][k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if st['config'][k] != getattr(self.cfg, k)}
+    old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
+    diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if old[k] != getattr(self.cfg, k)}
     if diff: raise UserError(f"--resume: {path} was trained with " + ', '.join(f'{k}={a!r} (now {b!r})' for k, (a, b) in diff.items()))
     self.model.load_state_dict(st['model']); self.opt.load_state_dict(st['opt'])
     for e, s in zip(self.emas, st['emas']): e.load_state_dict(s)
@@ -427,6 +435,30 @@ class SampleGrids(Callback):
 def default_callbacks() -> list:
     "The callbacks of a run started by `python -m lct_nb.train`: metrics log, progress bar, checkpoints, sample grids."
     return [MetricsLog(), ProgressBar(), Checkpointer(), SampleGrids()]
+
+# %% ../nbs/10_train.ipynb #85fa2a08
+class CalibratedC(Callback):
+    "c_schedule='calibrated': c = c_ratio × median per-sample TD norm on a fixed probe batch, measured at each stage's start."
+    order = -10
+    def __init__(self, probe: int = 256): self.probe, self.c, self.n = probe, None, None   # probe: latents in the probe batch
+    def state_dict(self) -> dict: return dict(c=self.c, n=self.n)
+    def load_state_dict(self, state: dict): self.c, self.n = state.get('c'), state.get('n')
+    def before_stage(self):
+        tr = self.trainer; g = torch.Generator().manual_seed(tr.cfg.seed)
+        idx = torch.randperm(len(tr.data), generator=g)[:self.probe].sort().values
+        self.n = _stage_of(tr.step, tr.cfg, tr.recipe)
+        was = tr.model.training; tr.model.eval()
+        c = calibrated_c(tr.model, tr.data[idx].to(tr.device), self.n, tr.recipe, torch.Generator().manual_seed(tr.cfg.seed * 7919 + self.n))
+        tr.model.train(was)
+        t = torch.tensor([c], dtype=torch.float64, device=tr.device)
+        if tr.world > 1: dist.broadcast(t, 0)
+        with host_read(tr.device): self.c = float(t)
+    def before_step(self): self.trainer.c = self.c
+
+def recipe_callbacks(recipe: LCTConfig, cbs: list) -> list:
+    "`cbs` plus the callbacks the recipe needs and `cbs` lacks (`CalibratedC` for c_schedule='calibrated')."
+    need = [CalibratedC()] if recipe.c_schedule == 'calibrated' else []
+    return cbs + [cb for cb in need if not any(isinstance(o, type(cb)) for o in cbs)]
 
 # %% ../nbs/10_train.ipynb #73bb16c9
 def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoints folder (its latest)
