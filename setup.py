@@ -30,6 +30,7 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 fid_requirements = shlex.split(cfg.get('fid_requirements', ''))
+tensorboard_requirements = shlex.split(cfg.get('tensorboard_requirements', ''))
 project_urls = {}
 if cfg.get('doc_host'): project_urls["Documentation"] = cfg['doc_host'] + cfg.get('doc_baseurl', '')
 
@@ -46,7 +47,7 @@ setuptools.setup(
     include_package_data = True,
     package_data = {'lct_nb': ['assets/**/*', 'assets/*']},
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'fid': fid_requirements },
+    extras_require={ 'dev': dev_requirements, 'fid': fid_requirements, 'tensorboard': tensorboard_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -13,13 +13,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .core import world, write_json, init_distributed, exit_error
-from .latents import ImageFolder, load_latent_cache, latent_cache_path
+from .core import world, write_json, init_distributed, exit_error, UserError
+from .latents import ImageFolder, LatentCache, load_latent_cache, latent_cache_path, checked_device
 from .sampling import _model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
 from .metrics import (FeatureExtractor, extract_features, fid_pr, get_feature_extractor, reference_stats,
                             digits_reference_stats, load_stats)
-from .train import model_from_checkpoint
+from .checkpoint import load_checkpoint, CorruptCheckpoint
+from .nets import build_model
 
 # %% auto #0
 __all__ = ['generate_features', 'evaluate', 'two_step_sweep', 'cache_reference', 'checkpoint_loader', 'main']
@@ -121,10 +122,13 @@ def checkpoint_loader(ckpt,          # checkpoint file or folder (its latest), a
                       device='cpu',  # where to load the weights
                       ema: int | None = 0, # which EMA to evaluate (the paper evaluates the EMA); None: the raw weights
                      ) -> tuple:
-    "Default `--loader`: the training chapter's `model_from_checkpoint`, with `info['latents']` resolved from the run config."
-    model, conf = model_from_checkpoint(ckpt, ema=ema, map_location=device)
-    data = conf.get('data', 'digits')
-    return model, dict(conf, latents=str(latent_cache_path(data)))
+    "Default `--loader`: a training checkpoint's model, and its run config with the step, latent shape and cache folder added."
+    st = load_checkpoint(ckpt, device); n_ema = len(st['emas'])
+    if ema is not None and not 0 <= ema < n_ema: raise UserError(f"--ema {ema}: {ckpt} holds {n_ema} EMA(s), 0..{n_ema - 1} (-1: the raw weights)")
+    model = build_model(st['model_config']); model.load_state_dict(st['model'] if ema is None else st['emas'][ema])
+    net, conf = st['model_config']['net'], st['config']
+    return model.eval().requires_grad_(False), dict(conf, latents=str(latent_cache_path(conf.get('data', 'digits'))), step=int(st['step']),
+                                                    latent_shape=[net['in_channels'], net['sample_size'], net['sample_size']])
 
 def _load_fn(spec: str):
     mod, _, fn = spec.partition(':')
@@ -153,37 +157,65 @@ def _parser():
     return p
 
 # %% ../nbs/08b_evaluate.ipynb #24794b8c
-def _levels(a): return tuple(float(s) for s in a.sigmas.split(',')) if a.sigmas else (80.,) if a.steps == 1 else two_step_sigmas(a.index)
+def _check_flags(a):
+    "Refuse flag values no evaluation can use, before anything is loaded or written."
+    for flag, v, lo in (('--n', a.n, 2), ('--batch-size', a.batch_size, 1), ('--k', a.k, 1), ('--ema', a.ema, -1)):
+        if v < lo: raise UserError(f"{flag} must be at least {lo}, got {v}")
+    if a.k >= a.n: raise UserError(f"--k {a.k} needs more than {a.k} samples, got --n {a.n}")
+    if not Path(a.ckpt).exists(): raise UserError(f"--ckpt: {a.ckpt} does not exist")
+    if a.ref and not Path(a.ref).is_file(): raise UserError(f"--ref: {a.ref} is not a file")
+    if a.out and Path(a.out).is_dir(): raise UserError(f"--out: {a.out} is a directory; name the .json file to write")
+    if a.device: checked_device(a.device)
+
+def _levels(a) -> tuple:
+    "The sampling levels the flags name: --sigmas, else 80 (1 step), else the 2-step pair at --index."
+    if a.steps == 2 and not a.sigmas and not 0 < a.index < 641: raise UserError(f"--index must be in 1..640, got {a.index}")
+    if not a.sigmas: return (80.,) if a.steps == 1 else two_step_sigmas(a.index)
+    try: s = tuple(float(v) for v in a.sigmas.split(','))
+    except ValueError: raise UserError(f"--sigmas {a.sigmas!r}: expected comma-separated numbers, e.g. 80,0.8") from None
+    if not all(math.isfinite(v) and v > 0 for v in s) or any(x <= y for x, y in zip(s, s[1:])):
+        raise UserError(f"--sigmas {a.sigmas}: levels must be positive and strictly descending")
+    return s
+
+def _cache(a, info:dict) -> LatentCache:
+    "The latent cache to decode with (--latents, else the loader's), read as the model was trained; refused if its shape is not the model's."
+    src, flag = a.latents or info.get('latents'), '--latents' if a.latents else f"the data of --ckpt {a.ckpt}"
+    if not src: raise UserError("--latents: the loader reported no latent cache; pass --latents DIR")
+    try: cache = load_latent_cache(src, norm=info.get('latent_norm', 'channel'), tail=float(info.get('tail', 0.)), verify=False)
+    except (ValueError, FileNotFoundError) as e: raise UserError(f"{flag}: {e}") from None
+    want = info.get('latent_shape')
+    if want is not None and tuple(want) != cache.shape:
+        raise UserError(f"{flag}: {src} holds latents of shape {cache.shape}, but {a.ckpt} was trained on {tuple(want)}")
+    return cache
 
 def _inputs(a, device) -> tuple:
     "The model, loader info, latent cache, feature extractor and reference statistics a parsed command line names."
-    if not Path(a.ckpt).exists(): raise FileNotFoundError(f"--ckpt: {a.ckpt} does not exist")
     model, info = _load_fn(a.loader)(a.ckpt, device, None if a.ema < 0 else a.ema)
-    latents = a.latents or info.get('latents')
-    if not latents: raise ValueError("--latents: the loader reported no latent cache; pass --latents DIR")
-    cache = load_latent_cache(latents, verify=False)
+    cache = _cache(a, info)
     digits = cache.meta.get('source') == 'sklearn.datasets.load_digits'
     extractor = get_feature_extractor(a.features or ('digits' if digits else 'inception'), device=device)
     return model.to(device), info, cache, extractor, load_stats(a.ref) if a.ref else cache_reference(cache, extractor)
 
-def _out_path(a, sigmas, extractor) -> str:
-    ck = Path(a.ckpt)
-    return a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}_nfe{len(sigmas)}_{extractor.name}.json")
+def _out_path(a, sigmas, extractor, step=None) -> str:
+    "--out, else eval_<checkpoint>_step<step>_nfe<n>_<extractor>.json beside the checkpoint: one file per step evaluated."
+    ck, tag = Path(a.ckpt), '' if step is None else f'_step{step}'
+    return a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}{tag}_nfe{len(sigmas)}_{extractor.name}.json")
 
 def main(argv=None):
     "Command-line entry: load a checkpoint, evaluate it across all ranks, write the JSON (rank 0) and print it."
     a = _parser().parse_args(argv)
+    try: _check_flags(a); sigmas = _levels(a)
+    except UserError as e: exit_error('evaluate', e)
     rank, size, device = init_distributed(a.device)
     try:
-        sigmas = _levels(a)
         model, info, cache, extractor, ref = _inputs(a, device)
-        out = _out_path(a, sigmas, extractor)
+        out = _out_path(a, sigmas, extractor, info.get('step'))
         res = evaluate(model, ref, extractor, partial(decode_to_images, cache=cache, vae=cache_vae(cache, device=device)),
                        cache.shape, n=a.n, sigmas=sigmas, seed=a.seed, batch_size=a.batch_size, k=a.k, out=out, device=device,
-                       ckpt=str(a.ckpt), latents=str(cache.path), loader=a.loader, ema=a.ema, info=info)
+                       ckpt=str(a.ckpt), step=info.get('step'), latents=str(cache.path), loader=a.loader, ema=a.ema, info=info)
         if rank == 0: print(json.dumps(res, indent=1)); print(f"wrote {out}")
         return res
-    except (ValueError, FileNotFoundError, ImportError) as e: exit_error('evaluate', e)
+    except (ValueError, FileNotFoundError, ImportError, CorruptCheckpoint) as e: exit_error('evaluate', e)
     finally:
         if size > 1 and dist.is_initialized(): dist.destroy_process_group()
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_latents.ipynb #06c5bcbc
 from __future__ import annotations
-import os, json, hashlib, shutil, math, time
+import os, sys, json, hashlib, shutil, math, time, zipfile, zlib
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
@@ -12,14 +12,14 @@ from fastcore.script import call_parse, store_true
 from sklearn.datasets import load_digits
 from tqdm.auto import tqdm
 from diffusers import AutoencoderKL
-from .core import atomic_write, write_json, array_moments, assets_dir, exit_error
+from .core import atomic_write, write_json, array_moments, assets_dir, exit_error, UserError
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'BUNDLED_VAE', 'CACHE_FORMAT', 'BadImageError', 'list_images', 'center_crop_resize', 'load_image',
-           'ImageFolder', 'digits_images', 'bundled_vae_path', 'load_vae', 'encode', 'LatentStats', 'tail_transform',
-           'tail_inverse', 'normalize', 'denormalize', 'decode', 'digits_vae_config', 'train_digits_vae',
-           'encode_latents', 'write_latent_cache', 'LatentCache', 'load_latent_cache', 'lct_cache_dir',
-           'bundled_latents', 'latent_cache_path', 'encode_folder', 'main']
+__all__ = ['IMAGE_EXTS', 'ALPHA_BACKGROUND', 'BUNDLED_VAE', 'CACHE_FORMAT', 'BadImageError', 'list_images', 'center_crop_resize',
+           'load_image', 'ImageFolder', 'digits_images', 'bundled_vae_path', 'load_vae', 'encode', 'LatentStats',
+           'tail_transform', 'tail_inverse', 'normalize', 'denormalize', 'decode', 'digits_vae_config',
+           'train_digits_vae', 'encode_latents', 'write_latent_cache', 'LatentCache', 'load_latent_cache',
+           'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder', 'checked_device', 'main']
 
 # %% ../nbs/00_latents.ipynb #fb99916d
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp')
@@ -37,6 +37,37 @@ def list_images(folder, # directory searched recursively for jpg/jpeg/png/webp f
     if not files: raise ValueError(f"image_dir: no {'/'.join(IMAGE_EXTS)} files under {folder}")
     return files
 
+# %% ../nbs/00_latents.ipynb #dc3f3e27
+ALPHA_BACKGROUND = 255  # grey level (white) that transparent pixels are composited onto
+_MODES_8BIT = ('1', 'L', 'P', 'RGB', 'CMYK')
+_MODES_ALPHA = ('RGBA', 'LA', 'PA', 'RGBa', 'La')
+_MODES_16BIT = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I')
+
+def _flatten_alpha(im:Image.Image) -> Image.Image:
+    "An image with transparency as RGB, composited onto the `ALPHA_BACKGROUND` grey."
+    bg = Image.new('RGBA', im.size, (ALPHA_BACKGROUND,) * 3 + (255,))
+    return Image.alpha_composite(bg, im.convert('RGBA')).convert('RGB')
+
+def _unit_16bit(im:Image.Image, path) -> Image.Image:
+    "A 16-bit greyscale image (I;16*, or I holding 0..65535) as a mode-F image in [0, 1]."
+    a = np.asarray(im)
+    if a.size and (a.min() < 0 or a.max() > 65535):
+        raise BadImageError(f"{path}: PIL mode {im.mode} with values in {a.min()}..{a.max()}, outside the 16-bit range 0..65535")
+    return Image.fromarray((a / 65535).astype(np.float32))
+
+def _decoded(im:Image.Image, # an opened image, any mode
+             path, # its file, for messages
+             channels:int, # 1 (greyscale) or 3 (RGB)
+            ) -> Image.Image:
+    "`im` as 8-bit L/RGB, or as F in [0, 1] for 16-bit grey; transparency flattened onto white, other modes refused."
+    m = im.mode
+    if m in _MODES_16BIT: return _unit_16bit(im, path)
+    if m in _MODES_ALPHA or (m in _MODES_8BIT and 'transparency' in im.info): im = _flatten_alpha(im)
+    elif m not in _MODES_8BIT:
+        raise BadImageError(f"{path}: PIL mode {m} is not supported{' (floating-point pixels: their range is unknown)' if m == 'F' else ''}; "
+                            f"save it as 8-bit or 16-bit greyscale/RGB(A)")
+    return im.convert('L' if channels == 1 else 'RGB')
+
 # %% ../nbs/00_latents.ipynb #f6fec9b9
 def center_crop_resize(img:Image.Image, # a PIL image of any size
                        size:int, # side of the square output
@@ -49,14 +80,16 @@ def load_image(path, # image file
                size:int, # output resolution
                channels:int=3, # 3 for RGB, 1 for greyscale (match the VAE's `in_channels`)
               ) -> torch.Tensor: # (channels, size, size) float32 in [-1, 1]
-    "Read one image, centre-crop/resize it and map it to [-1, 1]; unreadable files raise `BadImageError` naming them."
+    "Read one image (any mode in the table above), centre-crop/resize it and map it to [-1, 1]; unreadable files raise `BadImageError` naming them."
     if channels not in (1, 3): raise ValueError(f"channels must be 1 or 3, got {channels}")
     try:
-        with Image.open(path) as im: im = center_crop_resize(im.convert('L' if channels == 1 else 'RGB'), size)
+        with Image.open(path) as im: im = center_crop_resize(_decoded(im, path, channels), size)
+    except BadImageError: raise
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
         raise BadImageError(f"{path}: not a readable image ({type(e).__name__}: {e})") from e
-    a = np.asarray(im, dtype=np.float32).reshape(size, size, channels)
-    return torch.from_numpy(a / 127.5 - 1).permute(2, 0, 1).contiguous()
+    if im.mode == 'F': a = np.repeat(np.clip(np.asarray(im, np.float32), 0, 1)[..., None], channels, -1) * 2 - 1
+    else: a = np.asarray(im, dtype=np.float32).reshape(size, size, channels) / 127.5 - 1
+    return torch.from_numpy(a).permute(2, 0, 1).contiguous()
 
 # %% ../nbs/00_latents.ipynb #4d04a418
 class ImageFolder:
@@ -234,7 +267,34 @@ _RESUME_KEYS = ('format', 'vae', 'vae_config_sha1', 'n_inputs', 'names_sha1', 's
 def _sha1(s:str): return hashlib.sha1(s.encode()).hexdigest()
 
 def _expect(cond, msg):
-    if not cond: raise ValueError(msg)
+    if not cond: raise UserError(msg)
+
+def _line(e:Exception) -> str: return ' '.join(str(e).split()) or type(e).__name__
+
+_LOAD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)  # what np.load raises on damaged bytes
+
+def _read(path:Path, # a cache file: .npy (one array) or .npz (several)
+          mmap:bool=False, # memory-map a .npy instead of reading it
+         ):
+    "A cache file's array (.npy) or dict of arrays (.npz), never unpickled; a file that does not load raises one line naming it."
+    try:
+        if path.suffix == '.npy': return np.load(path, mmap_mode='r' if mmap else None, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as f: return {k: f[k] for k in f.files}
+    except _LOAD_ERRORS as e:
+        why = 'it holds pickled Python objects, which lct_nb never loads' if 'pickle' in str(e) or 'Python objects' in str(e) else _line(e)
+        raise UserError(f"{path}: not a plain numeric array file ({why}); delete {path.parent} and encode it again") from None
+
+def _crc32(path:Path) -> str:
+    "zlib CRC-32 of a file, read 1 MiB at a time, as 8 hex digits."
+    c = 0
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): c = zlib.crc32(b, c)
+    return f'{c:08x}'
+
+def _check_positive(prefix:str='', **values):
+    "A `UserError` naming the first of `values` (ints or None) that is not a positive integer."
+    for k, v in values.items():
+        if v is not None and not v > 0: raise UserError(f"{prefix}{k} must be a positive integer, got {v}")
 
 def _save_npz(path, **arrays):
     def w(t):
@@ -272,7 +332,26 @@ def _encode_shard(vae, images, lo, hi, batch_size, sample, generator):
 
 # %% ../nbs/00_latents.ipynb #9861d254
 def _shard(f):
-    with np.load(f) as d: return d['latents'], d['index'], d['skipped']
+    d = _read(f); return d['latents'], d['index'], d['skipped']
+
+def _shard_problem(f:Path, lo:int, hi:int) -> str|None:
+    "Why shard file `f` does not hold inputs lo..hi-1 as `encode_latents` writes them; None if it does."
+    try:
+        with np.load(f, allow_pickle=False) as d: z, idx, bad = d['latents'], d['index'], d['skipped']
+    except _LOAD_ERRORS as e: return f"does not load: {type(e).__name__}: {_line(e)}"
+    if z.dtype != np.float32 or z.ndim != 4 or len(z) != len(idx): return f"latents {z.dtype} {z.shape} for {len(idx)} inputs"
+    if idx.dtype.kind != 'i' or not np.array_equal(np.sort(np.concatenate([idx, bad])), np.arange(lo, hi)):
+        return f"its indices are not the inputs {lo}..{hi - 1}"
+    return None
+
+def _shard_ready(sd:Path, s:int, shard_size:int, n:int) -> bool:
+    "True if shard `s` is on disk and sound; a damaged one is reported in one line on stderr, deleted, and left to encode."
+    f = sd / f'{s:05d}.npz'
+    if not f.exists(): return False
+    why = _shard_problem(f, s * shard_size, min(n, (s + 1) * shard_size))
+    if why is None: return True
+    print(f"lct_nb.latents: {f}: damaged shard ({why}); deleting it and encoding it again", file=sys.stderr)
+    f.unlink(); return False
 
 def _merge_shards(files, n:int, out:Path):
     "Concatenate the shards' latents into out/latents.npy, written through a memory map, atomically."
@@ -288,14 +367,14 @@ def _merge_shards(files, n:int, out:Path):
     atomic_write(out / 'latents.npy', write)
 
 def _seal(out:Path, meta:dict, names:list):
-    "Write stats.npz and names.txt beside out/latents.npy, then meta.json marked complete (always the last file written)."
-    a = np.load(out / 'latents.npy', mmap_mode='r')
+    "Write stats.npz and names.txt beside out/latents.npy, then meta.json (with latents.npy's CRC-32) marked complete, always last."
+    a = _read(out / 'latents.npy', mmap=True)
     m = array_moments(a); (em, es), (cm, cs) = m.element(), m.channel()
     _save_npz(out / 'stats.npz', element_mean=em.astype(np.float32), element_std=es.astype(np.float32),
               channel_mean=cm.astype(np.float32), channel_std=cs.astype(np.float32), n=np.int64(len(a)))
     atomic_write(out / 'names.txt', lambda t: t.write_text(''.join(f'{s}\n' for s in names)))
     write_json(out / 'meta.json', dict(meta, complete=True, n=int(len(a)), shape=[int(v) for v in a.shape[1:]],
-                                       finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
+                                       latents_crc32=_crc32(out / 'latents.npy'), finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
 
 def _finalise(out:Path, meta:dict, n_shards:int):
     "Merge the shards into latents.npy, then seal the cache (stats, names, complete meta.json) and drop the shards."
@@ -311,6 +390,7 @@ def _finalise(out:Path, meta:dict, n_shards:int):
 # %% ../nbs/00_latents.ipynb #100e7c08
 def _open_cache(out:Path, meta:dict, overwrite:bool) -> bool:
     "Make `out` ready for the encode `meta` describes; True if it already holds that finished cache."
+    if out.exists() and not out.is_dir(): raise UserError(f"out_dir: {out} is a file, not a directory")
     if (out / 'meta.json').exists():
         old = json.loads((out / 'meta.json').read_text())
         same = _check_resume(out, old, meta, overwrite)
@@ -340,11 +420,12 @@ def encode_latents(vae:AutoencoderKL, # the VAE
     names = [str(i) for i in range(n)] if names is None else [str(s) for s in names]
     if len(names) != n: raise ValueError(f"names: {len(names)} names for {n} images")
     if n == 0: raise ValueError("images: nothing to encode")
+    _check_positive(batch_size=batch_size, shard_size=shard_size)
     meta = _settings(vae, names, shard_size, sample, seed, info or {})
     if _open_cache(out, meta, overwrite): return out
     sd = out / 'shards'
     n_shards = math.ceil(n / shard_size)
-    todo = [s for s in range(n_shards) if not (sd / f'{s:05d}.npz').exists()]
+    todo = [s for s in range(n_shards) if not _shard_ready(sd, s, shard_size, n)]
     for s in tqdm(todo, desc='lct_nb.latents', disable=not (progress and todo)):
         lo, hi = s * shard_size, min(n, (s + 1) * shard_size)
         g = torch.Generator().manual_seed(seed * 1_000_003 + s)
@@ -376,19 +457,19 @@ def write_latent_cache(out_dir, # cache directory to create (must not hold anoth
 class LatentCache:
     "A finished latent cache directory; `cache[i]` gives normalised float32 latents (std `sigma_data`)."
     def __init__(self, path, norm:str='channel', sigma_data:float=0.5, shape=None, verify:bool=True, tail:float=0.):
+        if norm not in ('element', 'channel'): raise ValueError(f"norm must be 'element' or 'channel', got {norm!r}")
         p = self.path = Path(path).expanduser()
-        if not (p / 'meta.json').exists(): raise FileNotFoundError(f"path: {path} is not a latent cache (no meta.json)")
-        self.meta = json.loads((p / 'meta.json').read_text())
-        _expect(self.meta.get('complete'), f"path: {path} is an unfinished latent cache (interrupted encode?); re-run the same encode to resume it")
-        self.latents = np.load(p / 'latents.npy', mmap_mode='r')
+        if not (p / 'meta.json').is_file(): raise FileNotFoundError(f"{path} is not a latent cache (no meta.json)")
+        try: self.meta = json.loads((p / 'meta.json').read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UserError(f"{p/'meta.json'}: not valid JSON ({_line(e)})") from None
+        _expect(self.meta.get('complete'), f"{path} is an unfinished latent cache (interrupted encode?); re-run the same encode to resume it")
+        self.latents = _read(p / 'latents.npy', mmap=True)
         want = (self.meta['n'], *self.meta['shape'])
         _expect(self.latents.shape == want, f"{p/'latents.npy'}: shape {self.latents.shape} does not match meta.json {want}")
         if shape is not None: _expect(tuple(shape) == tuple(want[1:]), f"shape: expected latents of shape {tuple(shape)}, {path} holds {tuple(want[1:])}")
-        with np.load(p / 'stats.npz') as f: self.raw_stats = {k: f[k] for k in f.files}
-        C = want[1]
+        self.raw_stats, C = _read(p / 'stats.npz'), want[1]
         _expect(self.raw_stats['element_mean'].shape == tuple(want[1:]) and self.raw_stats['channel_mean'].shape == (C,),
                 f"{p/'stats.npz'}: statistics of shape {self.raw_stats['element_mean'].shape} do not match latents {tuple(want[1:])}")
-        if norm not in ('element', 'channel'): raise ValueError(f"norm must be 'element' or 'channel', got {norm!r}")
         self.stats = LatentStats(self.raw_stats[f'{norm}_mean'], self.raw_stats[f'{norm}_std'], norm, sigma_data)
         if verify: self._verify()
         if tail: self.stats = LatentStats(self.raw_stats[f'{norm}_mean'], self.raw_stats[f'{norm}_std'], norm, sigma_data, tail, self._tail_moments(tail))
@@ -403,11 +484,16 @@ class LatentCache:
         mean = s1 / n
         return mean, (s2 / n - mean**2).clamp_min(0).sqrt()
     def _verify(self):
+        "latents.npy's CRC-32 against meta.json's (caches sealed before it existed have none), then its channel stats against stats.npz."
+        f, want = self.path / 'latents.npy', self.meta.get('latents_crc32')
+        if want is not None and (got := _crc32(f)) != want:
+            raise UserError(f"{f}: its bytes changed after the cache was written (CRC-32 {got}, meta.json says {want}); "
+                            f"delete {self.path} and encode it again")
         mean, std = array_moments(self.latents, 8192).channel()
         cm, cs = self.raw_stats['channel_mean'], self.raw_stats['channel_std']
         bad = ~(np.isclose(mean, cm, rtol=1e-3, atol=1e-3 * cs) & np.isclose(std, cs, rtol=1e-3))
         _expect(not bad.any(), f"{self.path/'stats.npz'}: statistics do not match latents.npy (channel mean {cm.round(4)} vs {mean.round(4)}, "
-                f"std {cs.round(4)} vs {std.round(4)}); re-encode with overwrite=True")
+                f"std {cs.round(4)} vs {std.round(4)}); delete {self.path} and encode it again")
     def __len__(self): return len(self.latents)
     @property
     def shape(self): return tuple(self.latents.shape[1:])
@@ -428,7 +514,7 @@ def load_latent_cache(path, # cache directory written by `encode_latents` / `enc
                       norm:str='channel', # "channel" (default, see below) or "element" (the authors' code)
                       sigma_data:float=0.5, # std of the normalised latents
                       shape=None, # expected (C, H, W); a different cache raises
-                      verify:bool=True, # recompute per-channel stats and compare with stats.npz
+                      verify:bool=True, # check latents.npy's CRC-32 and recompute its per-channel stats against stats.npz
                       tail:float=0., # tail weight k of `tail_transform` (0: the latents as the VAE made them)
                      ) -> LatentCache:
     "Open a finished latent cache; indexing it gives normalised float32 latents (std σ_data)."
@@ -471,7 +557,7 @@ def _check_bundled_stats(cache:Path, vp:Path):
     ref_p = vp / 'latent_stats.json'
     if not ref_p.exists(): return
     ref = json.loads(ref_p.read_text())
-    with np.load(cache / 'stats.npz') as f: cm, cs = f['channel_mean'], f['channel_std']
+    st = _read(cache / 'stats.npz'); cm, cs = st['channel_mean'], st['channel_std']
     ok = np.allclose(cm, ref['channel_mean'], atol=1e-3 * np.array(ref['channel_std'])) and np.allclose(cs, ref['channel_std'], rtol=1e-3)
     _expect(ok, f"{cache}: digits latents (channel mean {cm}, std {cs}) do not match {ref_p} ({ref}); is the VAE file damaged?")
 
@@ -497,6 +583,7 @@ def encode_folder(image_dir, # folder of images (recursive)
                   on_shard=None, # callback(shard_number) after each shard
                  ) -> Path:
     "Encode every image under `image_dir` with a diffusers `AutoencoderKL` into a latent cache at `out_dir`."
+    _check_positive(size=size, batch_size=batch_size, shard_size=shard_size)
     if vae is None: name = BUNDLED_VAE
     elif isinstance(vae, AutoencoderKL): name = vae.config.get('_name_or_path', '')
     else: name = str(Path(vae).expanduser().resolve()) if Path(vae).expanduser().exists() else str(vae)  # hub id
@@ -506,6 +593,17 @@ def encode_folder(image_dir, # folder of images (recursive)
     info = dict(vae=name, size=int(size), channels=int(vae.config.in_channels), image_dir=str(Path(image_dir).expanduser().resolve()))
     return encode_latents(vae, ds, out_dir, names=ds.names, batch_size=batch_size, shard_size=shard_size, sample=sample,
                           seed=seed, info=info, overwrite=overwrite, progress=progress, on_shard=on_shard)
+
+# %% ../nbs/00_latents.ipynb #c6e7a14a
+def checked_device(device, # a torch device or its name, e.g. 'cpu', 'cuda:1'
+                   flag:str='--device', # the flag that named it, for the message
+                  ) -> torch.device:
+    "`device` as a `torch.device` that exists on this machine; otherwise a one-line `UserError` naming `flag`."
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError) as e: raise UserError(f"{flag} {device!r}: not a torch device ({_line(e)})") from None
+    if d.type == 'cuda' and (d.index or 0) >= torch.cuda.device_count():
+        raise UserError(f"{flag} {device}: no such CUDA device here ({torch.cuda.device_count()} visible)")
+    return d
 
 # %% ../nbs/00_latents.ipynb #173adfe9
 @call_parse
@@ -523,10 +621,12 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
          vae_subfolder:str=None, # subfolder of --vae holding the VAE (e.g. "vae" in a Stable Diffusion repository)
         ):
     "Encode an image folder into a latent cache for lct_nb training."
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    if vae is not None and vae_subfolder: vae = load_vae(vae, device=device, subfolder=vae_subfolder)
-    try: out = encode_folder(image_dir, out_dir, vae=vae, size=size, batch_size=batch_size, shard_size=shard_size,
-                             sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device)
+    try:
+        _check_positive('--', size=size, batch_size=batch_size, shard_size=shard_size)
+        device = checked_device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        if vae is not None and vae_subfolder: vae = load_vae(vae, device=device, subfolder=vae_subfolder)
+        out = encode_folder(image_dir, out_dir, vae=vae, size=size, batch_size=batch_size, shard_size=shard_size,
+                            sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device)
     except BadImageError as e: exit_error('latents', f"{e} (pass --skip_bad to skip unreadable files; re-running resumes)")
     except (ValueError, FileNotFoundError) as e: exit_error('latents', e)
     m = json.loads((Path(out) / 'meta.json').read_text())

@@ -9,7 +9,8 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from diffusers import UNet2DModel
+from diffusers import UNet2DModel, ModelMixin, ConfigMixin
+from diffusers.configuration_utils import register_to_config
 from diffusers.models.attention_processor import Attention
 from .consistency import ConsistencyModel
 
@@ -191,15 +192,26 @@ def _zero_init(unet:UNet2DModel):
     nn.init.zeros_(unet.conv_out.weight); nn.init.zeros_(unet.conv_out.bias)
 
 # %% ../nbs/05_nsln.ipynb #7ad1eb7d
-class UNet(nn.Module):
-    "ADM-style UNet `F_θ(x, c_noise)` (diffusers `UNet2DModel`) whose every norm layer is `config['norm']`."
-    def __init__(self, config:dict): # a full config, as built by `make_unet`
+class UNet(ModelMixin, ConfigMixin):
+    "ADM-style UNet `F_θ(x, c_noise)` (diffusers `UNet2DModel`) whose every norm layer is `norm`; a diffusers model."
+    @register_to_config
+    def __init__(self, preset:str='tiny',   # the preset it came from (a label: every field below is explicit)
+                 norm:str='nsln',          # every norm layer's kind, one of `NORM_KINDS`
+                 affine:str='channel',     # γ, β of layer, rms, nsln per 'channel' or per 'element'
+                 in_channels:int=4, out_channels:int=4, # latent channels in and out
+                 sample_size:int=8,        # latent height = width
+                 block_out_channels:tuple=(32, 64, 64), # width of each level
+                 layers_per_block:int=1,   # residual blocks per level
+                 attn_resolutions:tuple=(4,), # resolutions with self-attention after each residual block
+                 attention_head_dim:int=64, # channels per attention head
+                 dropout:float=0.,         # dropout in the residual blocks
+                 eps:float=1e-5,           # every norm's ε
+                 zero_init:bool=True):     # ADM's zero init, so F_θ starts at 0
         super().__init__()
-        self.config = dict(config)
         c = self.config
         self.unet = _diffusers_unet(c)
-        self.n_norms = _swap_norms(self.unet, c['norm'], c['affine'], c['in_channels'], c['sample_size'])
-        if c['zero_init']: _zero_init(self.unet)
+        self.n_norms = _swap_norms(self.unet, norm, affine, in_channels, sample_size)
+        if zero_init: _zero_init(self.unet)
 
     def forward(self,
                 x:torch.Tensor,            # (B, C, H, W) network input (`c_in · x_t` in a consistency model)
@@ -234,7 +246,7 @@ def unet_config(preset:str='tiny',  # 'tiny' (digits latents 4x8x8) or 'paper' (
 
 def make_unet(preset:str='tiny', norm:str='nsln', in_channels:int=4, sample_size:int|None=None, **overrides) -> UNet:
     "Build the UNet of a consistency model from a preset with every normalisation layer of kind `norm` (see `unet_config`)."
-    return UNet(unet_config(preset, norm, in_channels, sample_size, **overrides))
+    return UNet(**unet_config(preset, norm, in_channels, sample_size, **overrides))
 
 # %% ../nbs/05_nsln.ipynb #12b09a45
 def norm_counts(net:nn.Module) -> dict:
@@ -256,4 +268,4 @@ def model_config(net:dict, # a `unet_config`
 def build_model(config:dict, # a `model_config`
                ) -> ConsistencyModel:
     "The consistency model f_θ(x, t) = c_skip x + c_out F_θ(c_in x, c_noise) with F_θ the UNet of `config['net']`."
-    return ConsistencyModel(UNet(config['net']), sigma_data=config['sigma_data'], sigma_min=config['sigma_min'])
+    return ConsistencyModel(UNet(**config['net']), sigma_data=config['sigma_data'], sigma_min=config['sigma_min'])

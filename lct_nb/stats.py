@@ -31,7 +31,7 @@ def excess_kurtosis(x) -> float:
 
 def outlier_summary(x, # (N, C, H, W) or (N, C, ...) data; summarised per channel (dim 1)
                    ) -> dict: # each key maps to a (C,) array
-    "Per channel: quartiles, IQR, fractions beyond Tukey's inner/outer fences, min, max and excess kurtosis."
+    "Per channel: quartiles, IQR, fractions beyond Tukey's inner/outer fences, min, max, excess kurtosis, share of samples with an outer-fence value."
     a = _np(x)
     if a.ndim < 2: raise ValueError(f"x: expected (N, C, ...) data, got shape {a.shape}")
     rows = []
@@ -40,7 +40,8 @@ def outlier_summary(x, # (N, C, H, W) or (N, C, ...) data; summarised per channe
         rows.append(dict(q1=f['q1'], q3=f['q3'], iqr=f['iqr'],
                          beyond_inner=np.mean((v < f['inner'][0]) | (v > f['inner'][1])),
                          beyond_outer=np.mean((v < f['outer'][0]) | (v > f['outer'][1])),
-                         min=v.min(), max=v.max(), excess_kurtosis=excess_kurtosis(v)))
+                         min=v.min(), max=v.max(), excess_kurtosis=excess_kurtosis(v),
+                         images_beyond_outer=np.mean(((a[:, c] < f['outer'][0]) | (a[:, c] > f['outer'][1])).reshape(len(a), -1).any(1))))
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 def summary_table(s:dict, # an `outlier_summary`

@@ -4,28 +4,31 @@
 
 # %% auto #0
 __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
-           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'flatten_parameters', 'Callback', 'NonFiniteLoss',
-           'AgentGone', 'Trainer', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids', 'default_callbacks',
-           'CalibratedC', 'recipe_callbacks', 'model_from_checkpoint', 'train', 'main']
+           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'flatten_parameters', 'Callback', 'CalibratedC',
+           'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals', 'json_line',
+           'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids', 'TensorBoard',
+           'default_callbacks', 'model_from_checkpoint', 'train', 'main']
 
 # %% ../nbs/10_train.ipynb #a7b1e675
-import argparse, copy, inspect, json, math, os, re, sys, time
-from contextlib import nullcontext
+import argparse, copy, fcntl, importlib.util, inspect, json, math, os, re, signal, socket, sys, time
+import threading
+from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
-import torch, torch.distributed as dist
+import numpy as np, torch, torch.distributed as dist
+from PIL import Image
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import init_distributed, dist_env, host_read, exit_error, UserError, write_json
+from .core import init_distributed, dist_env, host_read, exit_error, UserError, write_json, atomic_write
 from .curriculum import nfe_at
 from .objective import LCTConfig, get_preset, check_config, ct_batch, ct_loss, loss_scale, calibrated_c
-from .nets import unet_config, model_config, build_model
+from .nets import unet_config, model_config, build_model, PRESETS as NETS
 from .latents import load_latent_cache, latent_cache_path
 from .sampling import sample, prior, two_step_sigmas
 from .images import decode_to_images, save_image_grid
-from .checkpoint import save_checkpoint, latest_checkpoint, load_checkpoint
+from .checkpoint import save_checkpoint, latest_checkpoint, load_checkpoint, load_latest_intact, set_aside, CorruptCheckpoint
 
 # %% ../nbs/10_train.ipynb #960c96a9
 @dataclass
@@ -57,6 +60,7 @@ class TrainConfig:
     n_samples: int = 64          # images in each sample grid
     resume: bool = False         # continue from the latest checkpoint in run_dir (starts fresh if there is none)
     max_bad_steps: int = 5       # stop, with a checkpoint, after this many non-finite losses in a row
+    log_to: str = ''             # also log to 'tensorboard' (scalars and sample grids in run_dir/tensorboard; pip install 'lct_nb[tensorboard]')
     compile: bool = False        # torch.compile the UNet (worth it on a GPU; compiling costs minutes of start-up)
     tf32: bool = True            # TF32 matmuls and convolutions on a GPU (paper: on, PyTorch's old default); no effect on a CPU
 
@@ -83,10 +87,10 @@ def _flag(p, f, help):
 def config_parser() -> argparse.ArgumentParser:
     "The argument parser of `python -m lct_nb.train`: `--config` plus one flag per `TrainConfig` field."
     p = argparse.ArgumentParser(prog='python -m lct_nb.train', description='Train a latent consistency model (Dao et al. 2025).',
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--config', default='digits', help=f"a named config ({', '.join(CONFIGS)}) or a JSON file of TrainConfig fields")
+                                formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=32))
+    p.add_argument('--config', default='digits', help=f"a named config ({', '.join(CONFIGS)}) or a JSON file of TrainConfig fields (default: 'digits')")
     docs = _field_docs(TrainConfig)
-    for f in fields(TrainConfig): _flag(p, f, f"{docs.get(f.name, '')} [default: {f.default}]")
+    for f in fields(TrainConfig): _flag(p, f, f"{docs.get(f.name, '')} (default: {f.default!r})")
     return p
 
 # %% ../nbs/10_train.ipynb #524a167f
@@ -98,7 +102,16 @@ def _load_config(name_or_path):
     except json.JSONDecodeError as e: raise ValueError(f"--config {path}: not valid JSON ({e})") from None
     unknown = set(d) - {f.name for f in fields(TrainConfig)}
     if unknown: raise ValueError(f"--config {path}: unknown fields {sorted(unknown)}")
+    for f in fields(TrainConfig):
+        if f.name in d and not _is_type(d[f.name], f.type): raise ValueError(f"--config {path}: field {f.name!r} must be {f.type.__name__}, got {d[f.name]!r}")
     return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+def _is_type(v, t) -> bool:
+    "Whether JSON value `v` fits a `TrainConfig` field of type `t` (an int is a float; a list of numbers is a tuple)."
+    if t is bool or isinstance(v, bool): return t is bool and isinstance(v, bool)
+    if t is float: return isinstance(v, (int, float))
+    if t is tuple: return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+    return isinstance(v, t)
 
 def parse_config(argv=None) -> TrainConfig:
     "The `TrainConfig` of a command line: `--config` (named or JSON), then the flags given."
@@ -114,17 +127,26 @@ def recipe_of(cfg: TrainConfig) -> LCTConfig:
 def check_train_config(cfg: TrainConfig, world_size: int = 1):
     "Raise a one-line `ValueError` for the first problem with `cfg` on `world_size` ranks."
     check_config(recipe_of(cfg))
-    for k in ('total_steps', 'batch_size', 'log_every', 'ckpt_every', 'sample_every', 'keep_ckpts', 'max_bad_steps'):
+    if cfg.net not in NETS: raise ValueError(f"--net {cfg.net!r}: expected one of {', '.join(NETS)}")
+    for k in ('total_steps', 'batch_size', 'log_every', 'ckpt_every', 'sample_every', 'keep_ckpts', 'max_bad_steps', 'n_samples'):
         if getattr(cfg, k) < 1: raise ValueError(f"--{k} must be at least 1, got {getattr(cfg, k)}")
     if cfg.batch_size % world_size: raise ValueError(f"--batch_size {cfg.batch_size} is not divisible by the world size {world_size}")
     if cfg.micro_batch < 0 or cfg.micro_batch and (cfg.batch_size // world_size) % cfg.micro_batch:
         raise ValueError(f"--micro_batch {cfg.micro_batch} must be 0 or divide the per-rank batch {cfg.batch_size // world_size}")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0): raise ValueError(f"--lr {cfg.lr}: expected a finite number > 0")
+    for k in ('weight_decay', 'grad_clip'):
+        if not (math.isfinite(getattr(cfg, k)) and getattr(cfg, k) >= 0): raise ValueError(f"--{k} {getattr(cfg, k)}: expected a finite number >= 0")
+    if cfg.log_to not in ('', 'tensorboard'): raise ValueError(f"--log_to {cfg.log_to!r}: expected 'tensorboard' (or nothing)")
+    if cfg.log_to and importlib.util.find_spec('tensorboard') is None: raise ValueError("--log_to tensorboard needs the tensorboard package: pip install 'lct_nb[tensorboard]'")
     if cfg.latent_norm not in ('channel', 'element'): raise ValueError(f"--latent_norm {cfg.latent_norm!r}: expected 'channel' or 'element'")
     if not (math.isfinite(cfg.tail) and cfg.tail >= 0): raise ValueError(f"--tail {cfg.tail}: expected a finite number >= 0")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
     if ckpt and not cfg.resume: raise ValueError(f"--run_dir {cfg.run_dir} already holds {ckpt.name}: pass --resume to continue it, or choose another --run_dir")
     if cfg.data != 'digits' and not Path(cfg.data).exists(): raise ValueError(f"--data {cfg.data}: no such latent cache (make one with `python -m lct_nb.latents IMAGE_DIR {cfg.data}`)")
+    if cfg.data != 'digits' and not (Path(cfg.data)/'meta.json').is_file(): raise ValueError(f"--data {cfg.data}: not a latent cache (no meta.json)")
+    n = json.loads((Path(cfg.data)/'meta.json').read_text()).get('n', 0) if cfg.data != 'digits' else 1797
+    if cfg.batch_size > n: raise ValueError(f"--batch_size {cfg.batch_size} is larger than the {n} latents of --data {cfg.data}")
     return cfg
 
 # %% ../nbs/10_train.ipynb #dcdf0cce
@@ -178,9 +200,36 @@ class Callback:
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, state: dict): pass
 
+# %% ../nbs/10_train.ipynb #1d064a25
+class CalibratedC(Callback):
+    "c_schedule='calibrated': c = c_ratio × median per-sample TD norm on a fixed probe batch, measured at each stage's start."
+    order = -10
+    def __init__(self, probe: int = 256): self.probe, self.c, self.n = probe, None, None   # probe: latents in the probe batch
+    def state_dict(self) -> dict: return dict(c=self.c, n=self.n)
+    def load_state_dict(self, state: dict): self.c, self.n = state.get('c'), state.get('n')
+    def before_stage(self):
+        tr = self.trainer; g = torch.Generator().manual_seed(tr.cfg.seed)
+        idx = torch.randperm(len(tr.data), generator=g)[:self.probe].sort().values
+        self.n = _stage_of(tr.step, tr.cfg, tr.recipe)
+        was = tr.model.training; tr.model.eval()
+        c = calibrated_c(tr.model, tr.data[idx].to(tr.device), self.n, tr.recipe, torch.Generator().manual_seed(tr.cfg.seed * 7919 + self.n))
+        tr.model.train(was)
+        t = torch.tensor([c], dtype=torch.float64, device=tr.device)
+        if tr.world > 1: dist.broadcast(t, 0)
+        with host_read(tr.device): self.c = float(t)
+    def before_step(self): self.trainer.c = self.c
+
+def recipe_callbacks(recipe: LCTConfig, cbs: list) -> list:
+    "`cbs` plus the callbacks the recipe needs and `cbs` lacks (`CalibratedC` for c_schedule='calibrated')."
+    need = [CalibratedC()] if recipe.c_schedule == 'calibrated' else []
+    return cbs + [cb for cb in need if not any(isinstance(o, type(cb)) for o in cbs)]
+
 # %% ../nbs/10_train.ipynb #fc336a13
 class NonFiniteLoss(RuntimeError): "Raised on every rank after `max_bad_steps` non-finite losses in a row."
 class AgentGone(RuntimeError): "Raised in a torchrun worker whose agent (its parent process) has died."
+class Interrupted(RuntimeError):
+    "Raised on every rank after SIGINT/SIGTERM, once the step's checkpoint is written; `signum` is the signal."
+    def __init__(self, msg, signum): super().__init__(msg); self.signum = signum
 
 COMPILE_BACKEND = 'inductor'   # torch.compile's backend for `--compile`; the tests swap in a counting one
 
@@ -208,7 +257,9 @@ class Trainer:
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.rank)   # pairs and noise, drawn on the host
         self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
-        self.cbs = sorted(recipe_callbacks(self.recipe, default_callbacks() if cbs is None else list(cbs)), key=lambda cb: cb.order)
+        self.signal, self.stop_t, self.stopping, self.saved_step = None, torch.zeros((), device=self.device), 0, None
+        self.lock, self.corrupt, self.changes = None, [], []   # the run dir's lock; checkpoints to set aside; events to log
+        self.cbs = sorted(recipe_callbacks(self.recipe, default_callbacks(cfg) if cbs is None else list(cbs)), key=lambda cb: cb.order)
         for cb in self.cbs: cb.trainer = self
         if cfg.resume: self.resume()
 
@@ -245,8 +296,9 @@ def _micro_batches(b: dict, m: int) -> list:
 
 @patch
 def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
-    "The objective on `batch` (Eq. 4 + β·Eq. 9) and backward, by micro-batches; the finite flag agreed by all ranks on the device."
+    "The objective on `batch` (Eq. 4 + β·Eq. 9) and backward, by micro-batches; the finite and stop flags agreed by all ranks on the device."
     self.batch = _to_device(batch, self.device)
+    if self.signal: self.stop_t.fill_(self.signal)   # a signal seen on this rank (no host wait)
     self.c = None if self.recipe.c_schedule == 'calibrated' else loss_scale(batch['N'], self.latent_dim, self.recipe)
     self('before_step')                     # a callback may set `self.c` (`CalibratedC` does)
     if self.c is None: raise RuntimeError("c_schedule='calibrated' needs the `CalibratedC` callback to set the trainer's c")
@@ -261,8 +313,8 @@ def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
             self.loss.backward()
         total, terms = total + self.loss.detach(), terms + [self.terms]
     self.loss, self.terms = total, {k: sum(t[k] for t in terms) for k in terms[0]}
-    self.finite = torch.isfinite(self.loss).float()
-    if self.world > 1: dist.all_reduce(self.finite, op=dist.ReduceOp.MIN)
+    self.flags = torch.stack([1 - torch.isfinite(self.loss).float(), self.stop_t])   # (loss not finite, signal number)
+    if self.world > 1: dist.all_reduce(self.flags, op=dist.ReduceOp.MAX)            # any rank's verdict is every rank's
 
 # %% ../nbs/10_train.ipynb #3811c5a6
 def _due(step, every, total): return step % every == 0 or step == total
@@ -270,8 +322,8 @@ def _due(step, every, total): return step % every == 0 or step == total
 @patch
 def update(self: Trainer) -> dict|None:
     "RAdam and the EMAs if every rank's loss was finite (the step's one host read), else skip: the step's terms, or None."
-    with host_read(self.device): ok = bool(self.finite)
-    if not ok: self.bad_steps, self.skipped = self.bad_steps + 1, self.skipped + 1; return None
+    with host_read(self.device): bad, self.stopping = (int(v) for v in self.flags.tolist())
+    if bad: self.bad_steps, self.skipped = self.bad_steps + 1, self.skipped + 1; return None
     cfg, self.bad_steps = self.cfg, 0
     norm_due = cfg.grad_clip or _due(self.step + 1, cfg.log_every, cfg.total_steps)
     gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip or math.inf) if norm_due else None
@@ -294,7 +346,16 @@ def _stage_boundary(k, cfg, recipe):
 
 @patch
 def fit(self: Trainer):
-    "Train from the current step to `total_steps`, calling the callbacks' events on the way."
+    "Train from the current step to `total_steps` with the run dir locked and SIGINT/SIGTERM caught; callbacks on the way."
+    self.claim()
+    try:
+        with caught_signals(self): self.loop()
+    finally: self.release()
+    return self
+
+@patch
+def loop(self: Trainer):
+    "The steps, with the callbacks' events; stops on a signal, a streak of non-finite losses, or non-finite weights at the end."
     cfg, data = self.cfg, self.batches()
     self('before_fit')
     nxt = self.prepare(next(data))
@@ -308,9 +369,10 @@ def fit(self: Trainer):
         self.step += 1
         if self.bad_steps >= cfg.max_bad_steps: self.stop_nonfinite()
         self('after_step')
+        if self.stopping: self.stop_signalled()
         if _stage_boundary(self.step, cfg, self.recipe): self('after_stage')
+    if self.bad_steps or not self.weights_finite(): self.stop_nonfinite()
     self('after_fit')
-    return self
 
 @patch
 def check_agent(self: Trainer):
@@ -319,11 +381,88 @@ def check_agent(self: Trainer):
         raise AgentGone(f'the torchrun agent (pid {self.ppid}) of rank {self.rank} is gone: stopping at step {self.step} without writing')
 
 @patch
+def weights_finite(self: Trainer) -> bool:
+    "Whether the weights and every EMA are finite (one host read; all ranks agree)."
+    ok = torch.stack([torch.isfinite(p).all() for p in [*self.params, *(q for e in self.ema_params for q in e)]]).all().float()
+    if self.world > 1: dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+    with host_read(self.device): return bool(ok)
+
+@patch
 def stop_nonfinite(self: Trainer):
-    "Checkpoint (all ranks take part) and raise `NonFiniteLoss` on every rank."
-    self.save()
-    raise NonFiniteLoss(f'{self.bad_steps} non-finite losses in a row at step {self.step}; '
-                        f'the last good weights are checkpointed in {self.run_dir}/checkpoints')
+    "Raise `NonFiniteLoss` on every rank, writing nothing: the newest checkpoint holds the last finite weights."
+    last = latest_checkpoint(self.run_dir/'checkpoints')
+    what = f'{self.bad_steps} non-finite losses in a row' if self.bad_steps else 'non-finite weights'
+    since = f'the newest checkpoint, {last}, holds the last finite weights (resume it with a lower --lr)' if last else 'no checkpoint was written yet'
+    raise NonFiniteLoss(f'{what} at step {self.step}; nothing written since; {since}')
+
+@patch
+def stop_signalled(self: Trainer):
+    "Checkpoint this step on every rank (unless just done), then raise `Interrupted` with the signal."
+    name = signal.Signals(self.stopping).name
+    if self.saved_step != self.step: self.save()
+    done = f'checkpointed step {self.step} in {self.run_dir}/checkpoints' if self.saved_step == self.step else f'step {self.step} not checkpointed (its loss was not finite)'
+    raise Interrupted(f'{name}: {done}; continue with --resume', self.stopping)
+
+@contextmanager
+def caught_signals(tr: Trainer, sigs=(signal.SIGINT, signal.SIGTERM)):
+    "While training, SIGINT/SIGTERM only note the signal in `tr.signal` (acted on after the step); a second one acts as usual."
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    old = {s: signal.getsignal(s) for s in sigs}
+    def note(signum, frame): tr.signal = signum; signal.signal(signum, old[signum])
+    for s in sigs: signal.signal(s, note)
+    try: yield
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
+
+
+# %% ../nbs/10_train.ipynb #14e3ae52
+def json_line(rec: dict) -> str:
+    "One line of strict JSON (a non-finite number becomes null, never `NaN`/`Infinity`)."
+    return json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in rec.items()}, allow_nan=False) + '\n'
+
+def lock_run_dir(run_dir: Path):
+    "Hold an exclusive lock on run_dir/.lock while this process lives (the OS drops it when the process dies); refuse if one is held."
+    run_dir.mkdir(parents=True, exist_ok=True)
+    f = open(run_dir/'.lock', 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0); holder = f.read().strip() or 'another process'; f.close()
+        raise UserError(f'--run_dir {run_dir} is in use by {holder}; wait for it to finish or choose another --run_dir') from None
+    f.seek(0); f.truncate(); f.write(f'process {os.getpid()} on {socket.gethostname()}\n'); f.flush()
+    return f
+
+def tidy_metrics(path: Path, step: int, events=()):
+    "Keep metrics.jsonl's lines up to `step` (none on a fresh start), drop torn lines, append `events`; say what changed."
+    lines = path.read_text().splitlines() if path.exists() else []
+    keep = [l for l in lines if _step_of(l) is not None and _step_of(l) <= step]
+    torn = sum(_step_of(l) is None for l in lines)
+    if torn: print(f'lct_nb.train: {path}: dropped {torn} torn line(s), a write cut short', file=sys.stderr)
+    if step == 0 and len(lines) > torn: print(f'lct_nb.train: {path} held {len(lines)} lines of a run that wrote no checkpoint: starting a clean log', file=sys.stderr)
+    if lines or events: atomic_write(path, lambda t: t.write_text(''.join([l + '\n' for l in keep] + [json_line(e) for e in events])))
+
+def _step_of(line: str):
+    "The step of a metrics.jsonl line, or None for a torn (unparsable) one."
+    try: return json.loads(line).get('step')
+    except (json.JSONDecodeError, AttributeError): return None
+
+@patch
+def claim(self: Trainer):
+    "Rank 0 locks the run dir, sets corrupt checkpoints aside and tidies metrics.jsonl to the current step; every rank agrees."
+    err = None
+    if self.is_main:
+        try: self.lock = lock_run_dir(self.run_dir)
+        except UserError as e: err = str(e)
+    if self.world > 1: box = [err]; dist.broadcast_object_list(box, 0); err = box[0]
+    if err: raise UserError(err)
+    if self.is_main:
+        for p in self.corrupt: set_aside(p)
+        tidy_metrics(self.run_dir/'metrics.jsonl', self.step, self.changes)
+
+@patch
+def release(self: Trainer):
+    "Give up the run dir's lock."
+    if self.lock: self.lock.close(); self.lock = None
+
 
 # %% ../nbs/10_train.ipynb #d1c30936
 _AVG = ('loss', 'ct', 'diff', 'diff_frac', 'grad_norm')
@@ -336,7 +475,7 @@ class MetricsLog(Callback):
         if not _due(tr.step, tr.cfg.log_every, tr.cfg.total_steps): return
         tr.record = self.record(tr.out)
         if tr.is_main:
-            with open(tr.run_dir/'metrics.jsonl', 'a') as f: f.write(json.dumps(tr.record) + '\n')
+            with open(tr.run_dir/'metrics.jsonl', 'a') as f: f.write(json_line(tr.record))
         self.t0, self.n = time.perf_counter(), 0
     def record(self, out) -> dict:
         tr, vals = self.trainer, [None] * len(_AVG)
@@ -368,7 +507,11 @@ def _rng_state(self: Trainer):
 
 @patch
 def save(self: Trainer):
-    "Write a checkpoint of this step (all ranks take part; rank 0 writes)."
+    "Write a checkpoint of this step (all ranks take part; rank 0 writes), never of non-finite weights nor inside a NaN streak."
+    if not self.weights_finite(): self.stop_nonfinite()
+    if self.bad_steps:
+        if self.is_main: print(f'lct_nb.train: step {self.step}: not checkpointed, the last {self.bad_steps} losses were not finite', file=sys.stderr)
+        return
     rngs = [None] * self.world
     if self.world > 1: dist.all_gather_object(rngs, _rng_state(self))
     else: rngs = [_rng_state(self)]
@@ -377,6 +520,7 @@ def save(self: Trainer):
                      model=self.model.state_dict(), emas=[e.state_dict() for e in self.emas], opt=self.opt.state_dict(), rng=rngs,
                      callbacks={type(cb).__name__: cb.state_dict() for cb in self.cbs})
         save_checkpoint(state, self.run_dir/'checkpoints', self.step, keep=self.cfg.keep_ckpts)
+    self.saved_step = self.step
     if self.world > 1: dist.barrier()
 
 class Checkpointer(Callback):
@@ -391,19 +535,16 @@ class Checkpointer(Callback):
 # %% ../nbs/10_train.ipynb #8625309f
 _SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 'latent_norm', 'tail', 'total_steps', 'batch_size', 'seed')
 
-def _truncate_metrics(path, step):
-    if not path.exists(): return
-    lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= step]
-    path.write_text(''.join(l + '\n' for l in lines))
-
 @patch
 def resume(self: Trainer):
     "Load the latest checkpoint of run_dir, if any, and continue exactly where it stopped."
-    path = latest_checkpoint(self.run_dir/'checkpoints')
+    st, path, bad = load_latest_intact(self.run_dir/'checkpoints', self.device)
+    self.corrupt = [p for p, _ in bad]   # set aside by `claim`, once this run holds the run dir
+    for _, why in (bad if self.is_main else []): print(f'lct_nb.train: {why}: setting it aside as *.corrupt', file=sys.stderr)
     if path is None:
+        if bad: raise UserError(f"--resume: no intact checkpoint in {self.run_dir/'checkpoints'} ({len(bad)} corrupt)")
         if self.is_main: print(f'lct_nb.train: no checkpoint in {self.run_dir}, starting a new run')
         return
-    st = load_checkpoint(path, map_location=self.device)
     old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
     diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if old[k] != getattr(self.cfg, k)}
     if diff: raise UserError(f"--resume: {path} was trained with " + ', '.join(f'{k}={a!r} (now {b!r})' for k, (a, b) in diff.items()))
@@ -411,9 +552,21 @@ def resume(self: Trainer):
     for e, s in zip(self.emas, st['emas']): e.load_state_dict(s)
     for cb in self.cbs: cb.load_state_dict(st.get('callbacks', {}).get(type(cb).__name__, {}))
     self.step, self.skipped = st['step'], st['skipped']
+    self.apply_new_hyperparameters()
     if len(st['rng']) == self.world: self.gen.set_state(st['rng'][self.rank]['gen']); torch.set_rng_state(st['rng'][self.rank]['torch'])
     elif self.is_main: print(f"lct_nb.train: {path} was written by {len(st['rng'])} ranks, now {self.world}: noise is reseeded")
-    if self.is_main: _truncate_metrics(self.run_dir/'metrics.jsonl', self.step); print(f'lct_nb.train: resumed {path} at step {self.step}')
+    if self.is_main: print(f'lct_nb.train: resumed {path} at step {self.step}' + (' (the newest intact checkpoint)' if bad else ''))
+
+@patch
+def apply_new_hyperparameters(self: Trainer):
+    "After loading the optimiser: use this config's --lr and --weight_decay (how a diverging run is rescued), noting each change."
+    for k in ('lr', 'weight_decay'):
+        old, new = self.opt.param_groups[0][k], getattr(self.cfg, k)
+        if old == new: continue
+        for g in self.opt.param_groups: g[k] = new
+        self.changes.append(dict(step=self.step, event=f'{k} changed on resume', was=old, now=new))
+        if self.is_main: print(f'lct_nb.train: --{k} {new} (the checkpoint used {old})', file=sys.stderr)
+
 
 # %% ../nbs/10_train.ipynb #6c53b896
 class SampleGrids(Callback):
@@ -432,33 +585,30 @@ class SampleGrids(Callback):
             paths.append(save_image_grid(decode_to_images(lat, tr.data), tr.run_dir/'samples'/f'step{tr.step:07d}_{name}.png'))
         return paths
 
-def default_callbacks() -> list:
-    "The callbacks of a run started by `python -m lct_nb.train`: metrics log, progress bar, checkpoints, sample grids."
-    return [MetricsLog(), ProgressBar(), Checkpointer(), SampleGrids()]
 
-# %% ../nbs/10_train.ipynb #85fa2a08
-class CalibratedC(Callback):
-    "c_schedule='calibrated': c = c_ratio × median per-sample TD norm on a fixed probe batch, measured at each stage's start."
-    order = -10
-    def __init__(self, probe: int = 256): self.probe, self.c, self.n = probe, None, None   # probe: latents in the probe batch
-    def state_dict(self) -> dict: return dict(c=self.c, n=self.n)
-    def load_state_dict(self, state: dict): self.c, self.n = state.get('c'), state.get('n')
-    def before_stage(self):
-        tr = self.trainer; g = torch.Generator().manual_seed(tr.cfg.seed)
-        idx = torch.randperm(len(tr.data), generator=g)[:self.probe].sort().values
-        self.n = _stage_of(tr.step, tr.cfg, tr.recipe)
-        was = tr.model.training; tr.model.eval()
-        c = calibrated_c(tr.model, tr.data[idx].to(tr.device), self.n, tr.recipe, torch.Generator().manual_seed(tr.cfg.seed * 7919 + self.n))
-        tr.model.train(was)
-        t = torch.tensor([c], dtype=torch.float64, device=tr.device)
-        if tr.world > 1: dist.broadcast(t, 0)
-        with host_read(tr.device): self.c = float(t)
-    def before_step(self): self.trainer.c = self.c
+# %% ../nbs/10_train.ipynb #a5e28f24
+_SCALARS = ('loss', 'ct', 'diff', 'diff_frac', 'grad_norm', 'N', 'c', 'lr', 'samples_per_s')
 
-def recipe_callbacks(recipe: LCTConfig, cbs: list) -> list:
-    "`cbs` plus the callbacks the recipe needs and `cbs` lacks (`CalibratedC` for c_schedule='calibrated')."
-    need = [CalibratedC()] if recipe.c_schedule == 'calibrated' else []
-    return cbs + [cb for cb in need if not any(isinstance(o, type(cb)) for o in cbs)]
+class TensorBoard(Callback):
+    "Scalars of every logged step and the sample grids, as TensorBoard events in run_dir/tensorboard (rank 0)."
+    order = 40   # after MetricsLog (its record) and SampleGrids (its images)
+    def before_fit(self):
+        from torch.utils.tensorboard import SummaryWriter   # an optional extra, imported only when asked for
+        tr = self.trainer
+        self.w = SummaryWriter(str(tr.run_dir/'tensorboard'), purge_step=tr.step + 1) if tr.is_main else None
+    def after_step(self):
+        tr, rec = self.trainer, getattr(self.trainer, 'record', None)
+        if self.w is None or not rec or rec['step'] != tr.step: return
+        for k in _SCALARS:
+            if rec.get(k) is not None: self.w.add_scalar(f'train/{k}', rec[k], tr.step)
+        for p in sorted((tr.run_dir/'samples').glob(f'step{tr.step:07d}_*.png')):
+            self.w.add_image(f"samples/{p.stem.split('_')[1]}", np.asarray(Image.open(p).convert('RGB')), tr.step, dataformats='HWC')
+    def after_fit(self):
+        if self.w: self.w.close()
+
+def default_callbacks(cfg: TrainConfig|None = None) -> list:
+    "The callbacks of a run started by `python -m lct_nb.train`: metrics log, progress bar, checkpoints, sample grids (and TensorBoard)."
+    return [MetricsLog(), ProgressBar(), Checkpointer(), SampleGrids()] + ([TensorBoard()] if cfg and cfg.log_to == 'tensorboard' else [])
 
 # %% ../nbs/10_train.ipynb #73bb16c9
 def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoints folder (its latest)
@@ -486,7 +636,12 @@ def main(argv=None, cbs=None):
     except ValueError as e: exit_error('train', e)
     try: _run(cfg, cbs)
     except UserError as e: exit_error('train', e)
-    except (NonFiniteLoss, AgentGone) as e: print(f'lct_nb.train: stopped: {e}', file=sys.stderr); sys.exit(1)
+    except Interrupted as e: _stopped(e, 128 + e.signum)
+    except (NonFiniteLoss, AgentGone, CorruptCheckpoint, OSError) as e: _stopped(e, 1)   # OSError: a full disk, named by atomic_write
+
+def _stopped(e: Exception, code: int):
+    "Say on one line why the run stopped, and exit with `code` (128 + the signal after a signal, as shells do)."
+    print(f"lct_nb.train: stopped: {' '.join(str(e).split())}", file=sys.stderr); sys.exit(code)
 
 # %% ../nbs/10_train.ipynb #cceeb5d1
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.train`, but not this notebook's kernel

@@ -1,0 +1,39 @@
+"""Run the whole fault suite of issue #12 and print one line per fault, `injected → outcome`, then the total.
+
+    python benchmarks/faults.py               # every test in tests/ marked `fault` (about 10 minutes on 2 cores)
+    python benchmarks/faults.py -k sigterm    # pytest's flags pass through
+
+Each fault is a real one (SIGKILL, SIGTERM, SIGINT, a second launch, torn or flipped bytes, a full tmpfs, a pickle that
+would run code, bad flags); the tests are in tests/test_faults_*.py and their docstrings are the lines printed here.
+A fault "survived" when its test passed: nothing already written was lost and the user got one clear line.
+"""
+import sys, time
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+class FaultReport:
+    "A pytest plugin that keeps each fault test's docstring and outcome."
+    def __init__(self): self.docs, self.rows = {}, []
+    def pytest_collection_modifyitems(self, items):
+        for it in items:
+            doc = (getattr(it, 'function', None).__doc__ or it.name).strip().splitlines()[0]
+            self.docs[it.nodeid] = doc + (f" [{it.callspec.id}]" if hasattr(it, 'callspec') else '')
+    def pytest_runtest_logreport(self, report):
+        if report.when == 'call' or report.outcome != 'passed': self.rows.append(report)
+
+def main(argv=()):
+    rep, t0 = FaultReport(), time.time()
+    pytest.main(['-q', '-p', 'no:cacheprovider', '-m', 'fault', str(ROOT/'tests'), *argv], plugins=[rep])
+    seen = {}
+    for r in rep.rows: seen.setdefault(r.nodeid, r)        # the first failing phase, or the call
+    print('\n== faults: injected → outcome')
+    for nodeid, r in seen.items():
+        print(f"{'survived' if r.passed else 'not run ' if r.skipped else 'LOST    '}  {rep.docs.get(nodeid, nodeid)}")
+    rs = list(seen.values())
+    n, ok, lost, skipped = len(rs), sum(r.passed for r in rs), sum(r.failed for r in rs), sum(r.skipped for r in rs)
+    print(f"{n} faults, {ok} survived, {lost} runs lost" + (f", {skipped} not run here" if skipped else '') + f" ({time.time() - t0:.0f} s)")
+    return 1 if lost else 0
+
+if __name__ == '__main__': sys.exit(main(sys.argv[1:]))

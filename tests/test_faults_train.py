@@ -1,0 +1,253 @@
+"""Faults injected for real into `python -m lct_nb.train` (issue #12): SIGKILL, SIGTERM, SIGINT, a second launch, torn
+and corrupt bytes, a full tmpfs, divergence. Each test's docstring is "<fault> → <outcome>"; `benchmarks/faults.py` prints them."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, torch
+
+from test_train import ROOT, FAST, _env, torchrun, metrics
+
+pytestmark = pytest.mark.fault
+QUIET = [*FAST, '--sample_every', '100000']          # no sample grids on the way (one is made at the end)
+
+
+def train(run, *args, timeout=600, **env):
+    "Run `python -m lct_nb.train --run_dir run ARGS` to its end."
+    return subprocess.run([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *args], capture_output=True, text=True,
+                          timeout=timeout, env=_env(**env), cwd=ROOT)
+
+
+def start(cmd, **kw):
+    return subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+
+def wait_until(cond, proc, timeout=300, what='the condition'):
+    deadline = time.time() + timeout
+    while not cond():
+        assert proc.poll() is None, f'the run ended before {what}: {proc.stderr.read()[-3000:]}'
+        assert time.time() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.05)
+
+
+def logged_step(run):
+    "The last step in metrics.jsonl (0 if none)."
+    try: return max([json.loads(l)['step'] for l in (Path(run)/'metrics.jsonl').read_text().splitlines() if l.endswith('}')] or [0])
+    except (FileNotFoundError, json.JSONDecodeError): return 0
+
+
+def ckpt(path):
+    "A checkpoint file, or the newest of a run dir."
+    from lct_nb.checkpoint import load_checkpoint
+    return load_checkpoint(path)
+
+
+def same_weights(a, b):
+    return all(torch.equal(a['model'][k], b['model'][k]) for k in a['model']) and all(torch.equal(a['emas'][0][k], b['emas'][0][k]) for k in a['emas'][0])
+
+
+def finite(st):
+    return all(torch.isfinite(v).all() for d in (st['model'], *st['emas']) for v in d.values() if v.is_floating_point())
+
+
+def one_line(stderr, start):
+    lines = [l for l in stderr.strip().splitlines() if l.startswith('lct_nb.train: stopped') or l.startswith('lct_nb.train: error')]
+    assert len(lines) == 1 and lines[0].startswith(start), stderr[-3000:]
+    return lines[0]
+
+
+def sigkill_after(run, step, *args):
+    "Start a run, SIGKILL its process group once metrics.jsonl reaches `step`."
+    p = start([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *args])
+    wait_until(lambda: logged_step(run) >= step, p, what=f'step {step}')
+    os.killpg(p.pid, signal.SIGKILL); p.wait()
+
+
+def test_divergence_leaves_only_finite_checkpoints_and_never_exits_0(tmp_path):
+    "--lr 1e6 (losses overflow within a few steps) → exit 1 naming the newest checkpoint; every checkpoint on disk finite; --resume stops again"
+    run, args = tmp_path/'r', ['--lr', '1e6', '--total_steps', '40', '--ckpt_every', '1', '--keep_ckpts', '2', '--max_bad_steps', '3', *QUIET]
+    res = train(run, *args)
+    assert res.returncode == 1, res.stderr[-3000:]
+    line = one_line(res.stderr, 'lct_nb.train: stopped:')
+    stop = int(line.split('in a row at step ')[1].split(';')[0])
+    left = sorted((run/'checkpoints').glob('step*.pt'))
+    assert left and all(finite(ckpt(p)) for p in left) and ckpt(run)['step'] < stop, [p.name for p in left]
+    assert f'the newest checkpoint, {left[-1]}, holds the last finite weights' in line, line
+    res = train(run, *args, '--resume')
+    assert res.returncode == 1 and 'non-finite' in one_line(res.stderr, 'lct_nb.train: stopped:')
+    assert all(finite(ckpt(p)) for p in (run/'checkpoints').glob('step*.pt'))
+
+
+def test_lr_and_weight_decay_given_on_resume_are_applied_and_logged(tmp_path):
+    "SIGKILL, then --resume --lr 1e-4 --weight_decay 0 → the optimiser uses them, metrics.jsonl records each change, config.json the new values"
+    run, args = tmp_path/'r', ['--total_steps', '30', '--ckpt_every', '10', *QUIET]
+    sigkill_after(run, 12, *args)
+    res = train(run, *args, '--resume', '--lr', '1e-4', '--weight_decay', '0')
+    assert res.returncode == 0, res.stderr[-3000:]
+    ev = {m['event']: (m['was'], m['now'], m['step']) for m in metrics(run) if 'event' in m}
+    assert ev == {'lr changed on resume': (3e-4, 1e-4, 10), 'weight_decay changed on resume': (1e-4, 0.0, 10)}, ev
+    g = ckpt(run)['opt']['param_groups'][0]
+    assert (g['lr'], g['weight_decay']) == (1e-4, 0.0)
+    assert [m['lr'] for m in metrics(run) if 'loss' in m and m['step'] > 10] == [1e-4] * 20
+    conf = json.loads((run/'config.json').read_text()); assert (conf['lr'], conf['weight_decay']) == (1e-4, 0.0)
+
+
+def test_torn_metrics_line_is_repaired_on_resume(tmp_path):
+    "SIGKILL, then half a JSON line appended to metrics.jsonl → resume drops it with a message and the log is valid JSON again"
+    run, args = tmp_path/'r', ['--total_steps', '30', '--ckpt_every', '10', *QUIET]
+    sigkill_after(run, 12, *args)
+    with open(run/'metrics.jsonl', 'a') as f: f.write('{"step": 13, "loss": 0.51')
+    res = train(run, *args, '--resume')
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert 'dropped 1 torn line' in res.stderr
+    m = metrics(run)                                   # every line parses (strict JSON: no NaN / Infinity)
+    assert [x['step'] for x in m] == list(range(1, 31))
+    for l in (run/'metrics.jsonl').read_text().splitlines(): json.loads(l, parse_constant=lambda c: pytest.fail(f'{c} in {l}'))
+
+
+def test_second_trainer_on_a_run_dir_is_refused_and_a_dead_holder_does_not_block(tmp_path):
+    "a second launch on a running run dir → exit 2, one line naming the dir and the holder, nothing written; after SIGKILL of the first, --resume runs"
+    run, args = tmp_path/'r', ['--total_steps', '400', '--ckpt_every', '10', *QUIET]
+    first = start([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *args])
+    wait_until(lambda: (run/'checkpoints'/'step0000010.pt').exists(), first, what='the first checkpoint')
+    before = {p.name: p.stat().st_mtime_ns for p in (run/'checkpoints').iterdir()}
+    res = train(run, *args, '--resume')
+    assert res.returncode == 2, res.stderr[-3000:]
+    line = one_line(res.stderr, 'lct_nb.train: error:')
+    assert f'--run_dir {run} is in use by process {first.pid}' in line, line
+    assert logged_step(run) > 10 or first.poll() is None       # the first run was not disturbed
+    os.killpg(first.pid, signal.SIGKILL); first.wait()
+    assert all(before[p] == (run/'checkpoints'/p).stat().st_mtime_ns for p in before if (run/'checkpoints'/p).exists())
+    p = start([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *args, '--resume'])
+    wait_until(lambda: (run/'.lock').read_text().startswith(f'process {p.pid} '), p, what='the resumed run to hold the lock')
+    os.killpg(p.pid, signal.SIGKILL); p.wait()
+
+
+def test_sigterm_under_torchrun_checkpoints_the_current_step_and_resumes_exactly(tmp_path):
+    "SIGTERM to the torchrun agent of 2 ranks mid-run → both ranks agree, checkpoint that step, exit non-zero with one line; --resume is bit-exact"
+    args = ['--total_steps', '40', '--ckpt_every', '1000', *QUIET]
+    whole = tmp_path/'whole'
+    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(whole), *args)
+    cut = tmp_path/'cut'
+    p = start([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'lct_nb.train', '--run_dir', str(cut), *args])
+    wait_until(lambda: logged_step(cut) >= 7, p, what='step 7')
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode != 0
+    line = one_line(err, 'lct_nb.train: stopped: SIGTERM: checkpointed step')
+    k = int(line.split('checkpointed step ')[1].split()[0])
+    assert 7 <= k < 40 and ckpt(cut)['step'] == k and [m['step'] for m in metrics(cut)] == list(range(1, k + 1))
+    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(cut), *args, '--resume')
+    assert same_weights(ckpt(whole), ckpt(cut))
+    assert [m['loss'] for m in metrics(whole)] == [m['loss'] for m in metrics(cut)]
+
+
+def test_sigint_checkpoints_the_current_step(tmp_path):
+    "SIGINT (Ctrl-C) to a single-process run → checkpoint at that step, exit 130 with one line; nothing lost"
+    run = tmp_path/'r'
+    p = start([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '400', '--ckpt_every', '1000', *QUIET])
+    wait_until(lambda: logged_step(run) >= 5, p, what='step 5')
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err[-3000:]
+    line = one_line(err, 'lct_nb.train: stopped: SIGINT: checkpointed step')
+    k = int(line.split('checkpointed step ')[1].split()[0])
+    assert ckpt(run)['step'] == k == logged_step(run) >= 5
+
+
+def test_corrupt_latest_checkpoint_is_set_aside_and_resume_is_exact(tmp_path):
+    "a flipped byte in the newest checkpoint → --resume names it, sets it aside as *.corrupt, resumes the previous one; the result is bit-exact"
+    args = ['--total_steps', '24', '--ckpt_every', '6', '--keep_ckpts', '5', *QUIET]
+    whole, cut = tmp_path/'whole', tmp_path/'cut'
+    assert train(whole, *args).returncode == 0
+    sigkill_after(cut, 13, *args)
+    bad = cut/'checkpoints'/'step0000012.pt'
+    raw = bytearray(bad.read_bytes()); raw[len(raw) // 2] ^= 0xFF; bad.write_bytes(bytes(raw))
+    res = train(cut, *args, '--resume')
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f'{bad}: its bytes do not match the checksum' in res.stderr and 'resumed' in res.stderr and 'step0000006.pt' in res.stderr
+    assert (cut/'checkpoints'/'step0000012.pt.corrupt').exists()
+    assert same_weights(ckpt(whole), ckpt(cut))
+
+
+def _tmpfs(path, size):
+    "Mount a tmpfs of `size` at `path` (root, or through an unprivileged user+mount namespace); the command prefix to run inside."
+    path.mkdir()
+    if os.geteuid() == 0 and subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(path)]).returncode == 0:
+        return [], lambda: subprocess.run(['umount', '-l', str(path)])
+    pytest.skip('cannot mount a tmpfs here (not root)')
+
+
+def test_full_disk_while_checkpointing(tmp_path):
+    "a 40 MB tmpfs filling up at the 2nd checkpoint → one line naming the file and 'no space left', exit 1, no temporary file, the 1st checkpoint intact"
+    disk = tmp_path/'disk'
+    _, umount = _tmpfs(disk, '40m')
+    try:
+        run = disk/'r'
+        res = train(run, '--total_steps', '40', '--ckpt_every', '10', '--keep_ckpts', '3', *QUIET)
+        assert res.returncode == 1, res.stderr[-3000:]
+        line = one_line(res.stderr, 'lct_nb.train: stopped:')
+        assert 'no space left' in line and 'step0000020.pt' in line, line
+        assert sorted(p.name for p in (run/'checkpoints').iterdir()) == ['step0000010.pt', 'step0000010.pt.sha256']   # no .tmp, no stray checksum
+        assert ckpt(run)['step'] == 10 and finite(ckpt(run))
+    finally: umount()
+
+
+def test_killed_before_first_checkpoint_starts_a_clean_log(tmp_path):
+    "SIGKILL before any checkpoint, then the same command again → a clean metrics.jsonl (no duplicated steps), said on stderr"
+    run, args = tmp_path/'r', ['--total_steps', '20', '--ckpt_every', '1000', *QUIET]
+    sigkill_after(run, 5, *args)
+    assert not (run/'checkpoints').exists() or not any((run/'checkpoints').glob('step*.pt'))
+    res = train(run, *args)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert 'starting a clean log' in res.stderr
+    assert [m['step'] for m in metrics(run)] == list(range(1, 21))
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--grad_clip', '-1'], '--grad_clip -1.0: expected a finite number >= 0'),
+    (['--lr', 'nan'], '--lr nan'), (['--lr', 'inf'], '--lr inf'), (['--lr', '0'], '--lr 0.0'),
+    (['--n_samples', '0'], '--n_samples must be at least 1'),
+    (['--batch_size', '4096'], '--batch_size 4096 is larger than the 1797 latents'),
+    (['--net', 'foo'], "--net 'foo': expected one of"),
+    (['--latent_norm', 'pixel'], "--latent_norm 'pixel'"),
+])
+def test_unchecked_values_are_one_line_errors(tmp_path, args, message):
+    "a bad flag value → exit 2, one line naming the flag, nothing written"
+    res = train(tmp_path/'r', *args)
+    assert res.returncode == 2 and one_line(res.stderr, 'lct_nb.train: error:') and message in res.stderr, res.stderr
+    assert not (tmp_path/'r').exists()
+
+
+def test_bad_config_file_and_non_cache_data_are_one_line_errors(tmp_path):
+    "a JSON --config with a wrong type, or --data that is not a latent cache → exit 2, one line naming the field or folder, nothing written"
+    bad = tmp_path/'c.json'; bad.write_text('{"total_steps": "many"}')
+    res = train(tmp_path/'r', '--config', str(bad))
+    assert res.returncode == 2 and "field 'total_steps' must be int, got 'many'" in one_line(res.stderr, 'lct_nb.train: error:')
+    (tmp_path/'notcache').mkdir()
+    res = train(tmp_path/'r', '--data', str(tmp_path/'notcache'))
+    assert res.returncode == 2 and 'not a latent cache (no meta.json)' in one_line(res.stderr, 'lct_nb.train: error:')
+    assert not (tmp_path/'r').exists()
+
+
+def test_changed_config_on_resume_is_refused_before_writing(tmp_path):
+    "--resume with a different --preset → exit 2, one line naming the checkpoint and the field, no file changed"
+    run, args = tmp_path/'r', ['--total_steps', '4', '--ckpt_every', '2', *QUIET]
+    assert train(run, *args).returncode == 0
+    before = {p: p.read_bytes() for p in run.rglob('*') if p.is_file()}
+    res = train(run, *args, '--resume', '--preset', 'ilct')
+    assert res.returncode == 2 and "preset='full' (now 'ilct')" in one_line(res.stderr, 'lct_nb.train: error:')
+    assert {p: p.read_bytes() for p in run.rglob('*') if p.is_file()} == before
+
+
+def test_a_checkpoint_that_would_run_code_is_never_unpickled(tmp_path):
+    "a newest checkpoint holding a pickle that creates a file → --resume refuses to unpickle it, sets it aside, resumes the previous one"
+    run, args = tmp_path/'r', ['--total_steps', '8', '--ckpt_every', '2', '--keep_ckpts', '5', *QUIET]
+    sigkill_after(run, 5, *args)
+    marker = tmp_path/'pwned'
+
+    class Payload:
+        def __reduce__(self): return (open, (str(marker), 'w'))
+    st = ckpt(run); st['step'] = 6; st['evil'] = Payload()
+    torch.save(st, run/'checkpoints'/'step0000006.pt')
+    res = train(run, *args, '--resume')
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert not marker.exists() and 'Weights only load failed' in res.stderr and (run/'checkpoints'/'step0000006.pt.corrupt').exists()
