@@ -48,6 +48,13 @@ def host_read(device):
     finally: torch.cuda.set_sync_debug_mode(mode)
 
 # %% ../nbs/00_core.ipynb #9d178444
+def _enospc(e: BaseException) -> bool:
+    "Whether `e`, or an exception it was raised from or while handling, is a full disk (ENOSPC)."
+    while e is not None:
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC: return True
+        e = e.__cause__ or e.__context__
+    return False
+
 def atomic_write(path, # the file to create or replace
                  write, # called as `write(tmp_path)`; must create the file at tmp_path
                 ) -> Path:
@@ -58,8 +65,8 @@ def atomic_write(path, # the file to create or replace
         write(tmp)
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
-        if e.errno == errno.ENOSPC: raise OSError(errno.ENOSPC, f'no space left on the device to write {path}') from None
+    except Exception as e:   # a full disk may surface wrapped (torch.save's zip writer raises RuntimeError on top of it)
+        if _enospc(e): raise OSError(errno.ENOSPC, f'no space left on the device to write {path}') from None
         raise
     finally: tmp.unlink(missing_ok=True)
     return path

@@ -57,7 +57,7 @@ def run_stats(config:dict, # the checkpoint's TrainConfig, as a dict
     if data != 'digits' and not Path(data).is_dir(): raise UserError(f"the run's latent cache {data} is missing (the export reads its statistics)")
     shape = (net['in_channels'], net['sample_size'], net['sample_size'])
     try: cache = load_latent_cache(latent_cache_path(data), norm=config.get('latent_norm', 'channel'), shape=shape, tail=config.get('tail', 0.))
-    except ValueError as e: raise UserError(f"the run's latent cache {data}: {e}") from None
+    except (ValueError, FileNotFoundError) as e: raise UserError(f"the run's latent cache {data}: {e}") from None
     return cache.stats, str(cache.meta.get('vae', ''))
 
 # %% ../nbs/11_export.ipynb #98d629c1

@@ -7,10 +7,10 @@ __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser
            'check_train_config', 'batches', 'ema_rate', 'ema_update', 'flatten_parameters', 'Callback', 'CalibratedC',
            'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals', 'json_line',
            'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids', 'TensorBoard',
-           'default_callbacks', 'model_from_checkpoint', 'train', 'main']
+           'Export', 'default_callbacks', 'model_from_checkpoint', 'train', 'main']
 
 # %% ../nbs/10_train.ipynb #a7b1e675
-import argparse, copy, fcntl, importlib.util, inspect, json, math, os, re, signal, socket, sys, time
+import argparse, copy, fcntl, importlib.util, inspect, json, math, os, re, shutil, signal, socket, sys, time
 import threading
 from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, asdict, fields, replace
@@ -28,6 +28,7 @@ from .nets import unet_config, model_config, build_model, PRESETS as NETS
 from .latents import load_latent_cache, latent_cache_path
 from .sampling import sample, prior, two_step_sigmas
 from .images import decode_to_images, save_image_grid
+from .export import export_run
 from .checkpoint import save_checkpoint, latest_checkpoint, load_checkpoint, load_latest_intact, set_aside, CorruptCheckpoint
 
 # %% ../nbs/10_train.ipynb #960c96a9
@@ -60,6 +61,7 @@ class TrainConfig:
     n_samples: int = 64          # images in each sample grid
     resume: bool = False         # continue from the latest checkpoint in run_dir (starts fresh if there is none)
     max_bad_steps: int = 5       # stop, with a checkpoint, after this many non-finite losses in a row
+    export: bool = True          # at the end, write run_dir/model/: the first EMA as a folder LCTPipeline.from_pretrained loads (chapter 11)
     log_to: str = ''             # also log to 'tensorboard' (scalars and sample grids in run_dir/tensorboard; pip install 'lct_nb[tensorboard]')
     compile: bool = False        # torch.compile the UNet (worth it on a GPU; compiling costs minutes of start-up)
     tf32: bool = True            # TF32 matmuls and convolutions on a GPU (paper: on, PyTorch's old default); no effect on a CPU
@@ -192,7 +194,7 @@ def flatten_parameters(params: list, # the tensors to hold in one buffer, e.g. `
     return flat
 
 # %% ../nbs/10_train.ipynb #52b13d83
-EVENTS = ('before_fit', 'before_stage', 'before_step', 'after_loss', 'after_step', 'after_stage', 'after_fit')
+EVENTS = ('before_fit', 'before_stage', 'before_step', 'after_loss', 'after_step', 'after_stage', 'after_fit', 'after_cancel')
 
 class Callback:
     "A hook into `Trainer.fit`: define any method named in `EVENTS`; `self.trainer` is the run it serves."
@@ -350,6 +352,7 @@ def fit(self: Trainer):
     self.claim()
     try:
         with caught_signals(self): self.loop()
+    except BaseException: self('after_cancel'); raise   # a stop (signal, NaN streak, lost agent) or an error: callbacks tidy up
     finally: self.release()
     return self
 
@@ -499,6 +502,7 @@ class ProgressBar(Callback):
         if rec and rec['step'] == self.trainer.step and rec['loss'] is not None: self.bar.set_postfix(loss=f"{rec['loss']:.4g}", N=rec['N'], refresh=False)
         self.bar.update(1)
     def after_fit(self): self.bar.close()
+    after_cancel = after_fit   # close the bar before the stop message, so it gets a line of its own
 
 # %% ../nbs/10_train.ipynb #13bb4fff
 def _rng_state(self: Trainer):
@@ -543,7 +547,7 @@ def resume(self: Trainer):
     for _, why in (bad if self.is_main else []): print(f'lct_nb.train: {why}: setting it aside as *.corrupt', file=sys.stderr)
     if path is None:
         if bad: raise UserError(f"--resume: no intact checkpoint in {self.run_dir/'checkpoints'} ({len(bad)} corrupt)")
-        if self.is_main: print(f'lct_nb.train: no checkpoint in {self.run_dir}, starting a new run')
+        if self.is_main: print(f'lct_nb.train: no checkpoint in {self.run_dir}, starting a new run', file=sys.stderr)
         return
     old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
     diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if old[k] != getattr(self.cfg, k)}
@@ -554,8 +558,8 @@ def resume(self: Trainer):
     self.step, self.skipped = st['step'], st['skipped']
     self.apply_new_hyperparameters()
     if len(st['rng']) == self.world: self.gen.set_state(st['rng'][self.rank]['gen']); torch.set_rng_state(st['rng'][self.rank]['torch'])
-    elif self.is_main: print(f"lct_nb.train: {path} was written by {len(st['rng'])} ranks, now {self.world}: noise is reseeded")
-    if self.is_main: print(f'lct_nb.train: resumed {path} at step {self.step}' + (' (the newest intact checkpoint)' if bad else ''))
+    elif self.is_main: print(f"lct_nb.train: {path} was written by {len(st['rng'])} ranks, now {self.world}: noise is reseeded", file=sys.stderr)
+    if self.is_main: print(f'lct_nb.train: resumed {path} at step {self.step}' + (' (the newest intact checkpoint)' if bad else ''), file=sys.stderr)
 
 @patch
 def apply_new_hyperparameters(self: Trainer):
@@ -605,10 +609,21 @@ class TensorBoard(Callback):
             self.w.add_image(f"samples/{p.stem.split('_')[1]}", np.asarray(Image.open(p).convert('RGB')), tr.step, dataformats='HWC')
     def after_fit(self):
         if self.w: self.w.close()
+    after_cancel = after_fit
+
+class Export(Callback):
+    "At the end of the run, the first EMA of the final checkpoint as run_dir/model/, a folder `LCTPipeline.from_pretrained` loads (rank 0)."
+    order = 50   # after the final checkpoint
+    def after_fit(self):
+        tr = self.trainer
+        if not tr.is_main: return
+        shutil.rmtree(tr.run_dir/'model', ignore_errors=True)   # a previous export of this run (ours to replace)
+        print(f"lct_nb.train: exported {export_run(tr.run_dir, tr.run_dir/'model')}", file=sys.stderr)
 
 def default_callbacks(cfg: TrainConfig|None = None) -> list:
-    "The callbacks of a run started by `python -m lct_nb.train`: metrics log, progress bar, checkpoints, sample grids (and TensorBoard)."
-    return [MetricsLog(), ProgressBar(), Checkpointer(), SampleGrids()] + ([TensorBoard()] if cfg and cfg.log_to == 'tensorboard' else [])
+    "The callbacks of a run started by `python -m lct_nb.train`: metrics log, progress bar, checkpoints, sample grids, export (and TensorBoard)."
+    cfg = cfg or TrainConfig()
+    return [MetricsLog(), ProgressBar(), Checkpointer(), SampleGrids()] + [Export()] * cfg.export + [TensorBoard()] * (cfg.log_to == 'tensorboard')
 
 # %% ../nbs/10_train.ipynb #73bb16c9
 def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoints folder (its latest)
@@ -636,12 +651,14 @@ def main(argv=None, cbs=None):
     except ValueError as e: exit_error('train', e)
     try: _run(cfg, cbs)
     except UserError as e: exit_error('train', e)
-    except Interrupted as e: _stopped(e, 128 + e.signum)
-    except (NonFiniteLoss, AgentGone, CorruptCheckpoint, OSError) as e: _stopped(e, 1)   # OSError: a full disk, named by atomic_write
+    except Interrupted as e: _stopped(e, 128 + e.signum, quiet=dist_env()[0] > 0)   # every rank stops alike: rank 0 says it
+    except NonFiniteLoss as e: _stopped(e, 1, quiet=dist_env()[0] > 0)
+    except (AgentGone, CorruptCheckpoint, OSError) as e: _stopped(e, 1)   # OSError: a full disk, named by atomic_write
 
-def _stopped(e: Exception, code: int):
-    "Say on one line why the run stopped, and exit with `code` (128 + the signal after a signal, as shells do)."
-    print(f"lct_nb.train: stopped: {' '.join(str(e).split())}", file=sys.stderr); sys.exit(code)
+def _stopped(e: Exception, code: int, quiet: bool = False):
+    "Say on one line why the run stopped (unless `quiet`), and exit with `code` (128 + the signal after a signal, as shells do)."
+    if not quiet: print(f"lct_nb.train: stopped: {' '.join(str(e).split())}", file=sys.stderr)
+    sys.exit(code)
 
 # %% ../nbs/10_train.ipynb #cceeb5d1
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.train`, but not this notebook's kernel

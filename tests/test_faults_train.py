@@ -163,7 +163,7 @@ def test_corrupt_latest_checkpoint_is_set_aside_and_resume_is_exact(tmp_path):
     raw = bytearray(bad.read_bytes()); raw[len(raw) // 2] ^= 0xFF; bad.write_bytes(bytes(raw))
     res = train(cut, *args, '--resume')
     assert res.returncode == 0, res.stderr[-3000:]
-    assert f'{bad}: its bytes do not match the checksum' in res.stderr and 'resumed' in res.stderr and 'step0000006.pt' in res.stderr
+    assert f'{bad}: its bytes do not match the checksum' in res.stderr and 'resumed' in res.stderr and 'step0000006.pt' in res.stderr, res.stderr
     assert (cut/'checkpoints'/'step0000012.pt.corrupt').exists()
     assert same_weights(ckpt(whole), ckpt(cut))
 

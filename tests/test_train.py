@@ -125,3 +125,15 @@ def test_worker_whose_agent_is_killed_stops_without_writing(tmp_path):
     assert len(metrics(run)) == lines < 400          # nothing appended since: the worker has stopped
     alive = subprocess.run(['pgrep', '-f', '--', f'run_dir {run}'], capture_output=True, text=True)
     assert alive.returncode == 1 and alive.stdout == '', (alive.stdout, alive.stderr)   # pgrep ran and matched no process
+
+
+def test_calibrated_c_agrees_across_ranks(tmp_path):
+    "Two ranks probing different batches measure different TD medians; the broadcast gives both rank 0's c at every step."
+    run = tmp_path/'r'
+    torchrun(2, str(ROOT/'tests'/'_calibrated_ranks.py'), '--run_dir', str(run), '--preset', '+ot', '--c_schedule', 'calibrated',
+             '--total_steps', '14', '--sample_every', '1000', *FAST)
+    c0, c1 = (json.loads((run/f'c_rank{r}.json').read_text()) for r in (0, 1))
+    assert len(c0) == 14 and c0 == c1
+    per_stage = c0[::2]                                # 14 steps, 7 stages of 2 steps, one c per stage
+    assert c0[1::2] == per_stage and all(a > b for a, b in zip(per_stage, per_stage[1:])), per_stage
+    assert [m['c'] for m in metrics(run)] == c0
