@@ -1,25 +1,29 @@
 """Run the whole fault suite of issue #12 and print one line per fault, `injected → outcome`, then the total.
 
     python benchmarks/faults.py               # every test in tests/ marked `fault` (about 10 minutes on 2 cores)
-    python benchmarks/faults.py -k sigterm    # pytest's flags pass through
+    python benchmarks/faults.py -k sigterm    # pytest's flags pass through (-n 2 with pytest-xdist)
 
 Each fault is a real one (SIGKILL, SIGTERM, SIGINT, a second launch, torn or flipped bytes, a full tmpfs, a pickle that
 would run code, bad flags); the tests are in tests/test_faults_*.py and their docstrings are the lines printed here.
 A fault "survived" when its test passed: nothing already written was lost and the user got one clear line.
 """
-import sys, time
+import importlib.util, sys, time
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+def _doc(nodeid: str) -> str:
+    "The first docstring line of the test `nodeid` names (with its parameter id), read from its file."
+    path, _, name = nodeid.partition('::'); func, _, param = name.partition('[')
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT/path); mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT/'tests')); spec.loader.exec_module(mod)
+    doc = (getattr(mod, func).__doc__ or func).strip().splitlines()[0]
+    return doc + (f' [{param[:-1]}]' if param else '')
+
 class FaultReport:
-    "A pytest plugin that keeps each fault test's docstring and outcome."
-    def __init__(self): self.docs, self.rows = {}, []
-    def pytest_collection_modifyitems(self, items):
-        for it in items:
-            doc = (getattr(it, 'function', None).__doc__ or it.name).strip().splitlines()[0]
-            self.docs[it.nodeid] = doc + (f" [{it.callspec.id}]" if hasattr(it, 'callspec') else '')
+    "A pytest plugin that keeps each fault test's outcome (it works under pytest-xdist, whose workers send their reports here)."
+    def __init__(self): self.rows = []
     def pytest_runtest_logreport(self, report):
         if report.when == 'call' or report.outcome != 'passed': self.rows.append(report)
 
@@ -30,7 +34,7 @@ def main(argv=()):
     for r in rep.rows: seen.setdefault(r.nodeid, r)        # the first failing phase, or the call
     print('\n== faults: injected → outcome')
     for nodeid, r in seen.items():
-        print(f"{'survived' if r.passed else 'not run ' if r.skipped else 'LOST    '}  {rep.docs.get(nodeid, nodeid)}")
+        print(f"{'survived' if r.passed else 'not run ' if r.skipped else 'LOST    '}  {_doc(nodeid)}")
     rs = list(seen.values())
     n, ok, lost, skipped = len(rs), sum(r.passed for r in rs), sum(r.failed for r in rs), sum(r.skipped for r in rs)
     print(f"{n} faults, {ok} survived, {lost} runs lost" + (f", {skipped} not run here" if skipped else '') + f" ({time.time() - t0:.0f} s)")

@@ -4,13 +4,15 @@
 
 # %% auto #0
 __all__ = ['dist_env', 'world', 'default_device', 'init_distributed', 'host_read', 'atomic_write', 'write_json', 'Moments',
-           'array_moments', 'assets_dir', 'UserError', 'exit_error']
+           'array_moments', 'assets_dir', 'UserError', 'exit_error', 'one_line_errors', 'call_cli']
 
 # %% ../nbs/00_core.ipynb #1fd6a69d
-import errno, json, math, os, sys
+import argparse, errno, json, math, os, sys
+from functools import wraps
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, torch, torch.distributed as dist
+from fastcore.script import anno_parser
 import lct_nb
 
 # %% ../nbs/00_core.ipynb #81bead61
@@ -112,3 +114,21 @@ def exit_error(tool: str, # the command's name, e.g. 'train'
                code: int = 2):
     "Print `lct_nb.<tool>: error: <msg>` on one line to stderr and exit with `code`."
     print(f"lct_nb.{tool}: error: {' '.join(str(msg).split())}", file=sys.stderr); sys.exit(code)
+
+# %% ../nbs/00_core.ipynb #ea1568f0
+def one_line_errors(p: argparse.ArgumentParser, # a command's parser
+                    tool: str) -> argparse.ArgumentParser: # the command, e.g. 'train'
+    "`p` with usage naming `python -m lct_nb.<tool>` and argparse's own errors printed as one line `lct_nb.<tool>: error: …` (exit 2)."
+    p.prog, p.error = f'python -m lct_nb.{tool}', lambda msg: exit_error(tool, msg)
+    return p
+
+def call_cli(tool: str):
+    "fastcore's `call_parse` for `python -m lct_nb.<tool>`: flags from the function's docments, errors as `one_line_errors`."
+    def deco(func):
+        @wraps(func)
+        def _f(*args, **kwargs):
+            if args or kwargs: return func(*args, **kwargs)
+            a = vars(one_line_errors(anno_parser(func), tool).parse_args())
+            return func(**{k: v for k, v in a.items() if k not in ('pdb', 'xtra')})
+        return _f
+    return deco

@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .core import world, write_json, init_distributed, exit_error, UserError
+from .core import world, write_json, init_distributed, exit_error, one_line_errors, UserError
 from .latents import ImageFolder, LatentCache, load_latent_cache, latent_cache_path, checked_device
 from .sampling import _model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
@@ -137,11 +137,11 @@ def _load_fn(spec: str):
         raise ValueError(f"--loader {spec!r}: cannot import {fn!r} from {mod!r} ({e}); pass --loader module:function") from e
 
 def _parser():
-    p = argparse.ArgumentParser(prog='python -m lct_nb.evaluate', description=
+    p = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, description=
         "FID/precision/recall of a consistency-model checkpoint at 1 or 2 steps (run under torchrun for several ranks).")
     p.add_argument('--ckpt', required=True, help='checkpoint file, read by --loader')
-    p.add_argument('--n', '--num-samples', dest='n', type=int, default=50_000,
-                   help='number of samples (paper: 50000); under torchrun spell it --num-samples (torchrun claims --n…)')
+    p.add_argument('--n', '--num_samples', dest='n', type=int, default=50_000,
+                   help='number of samples (paper: 50000); under torchrun spell it --num_samples (torchrun claims --n…)')
     p.add_argument('--steps', type=int, default=1, choices=(1, 2), help='network evaluations (NFE)')
     p.add_argument('--index', type=int, default=PAPER_TWO_STEP_INDEX, help='2-step level: index on the 641-grid counted from sigma_max')
     p.add_argument('--sigmas', type=str, default=None, help='explicit descending levels, e.g. "80,0.8,0.2" (overrides --steps)')
@@ -150,16 +150,16 @@ def _parser():
     p.add_argument('--latents', default=None, help='latent cache directory (default: the one the loader reports)')
     p.add_argument('--loader', default='lct_nb.evaluate:checkpoint_loader', help='module:function(ckpt, device, ema) -> (model, info)')
     p.add_argument('--ema', type=int, default=0, help='EMA index to evaluate; -1: the raw trained weights')
-    p.add_argument('--seed', type=int, default=0); p.add_argument('--batch-size', type=int, default=256)
+    p.add_argument('--seed', type=int, default=0); p.add_argument('--batch_size', type=int, default=256)
     p.add_argument('--k', type=int, default=3, help='k of precision/recall')
     p.add_argument('--out', default=None, help='JSON output (default: next to the checkpoint)')
     p.add_argument('--device', default=None, help='torch device (default: cuda:LOCAL_RANK if available, else cpu)')
-    return p
+    return one_line_errors(p, 'evaluate')
 
 # %% ../nbs/08b_evaluate.ipynb #24794b8c
 def _check_flags(a):
     "Refuse flag values no evaluation can use, before anything is loaded or written."
-    for flag, v, lo in (('--n', a.n, 2), ('--batch-size', a.batch_size, 1), ('--k', a.k, 1), ('--ema', a.ema, -1)):
+    for flag, v, lo in (('--n', a.n, 2), ('--batch_size', a.batch_size, 1), ('--k', a.k, 1), ('--ema', a.ema, -1)):
         if v < lo: raise UserError(f"{flag} must be at least {lo}, got {v}")
     if a.k >= a.n: raise UserError(f"--k {a.k} needs more than {a.k} samples, got --n {a.n}")
     if not Path(a.ckpt).exists(): raise UserError(f"--ckpt: {a.ckpt} does not exist")

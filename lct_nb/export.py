@@ -6,8 +6,7 @@
 from __future__ import annotations
 import os, pickle, shutil
 from pathlib import Path
-from fastcore.script import call_parse
-from .core import UserError, exit_error, write_json
+from .core import UserError, exit_error, call_cli, write_json
 from .checkpoint import checkpoints, load_checkpoint
 from .latents import BUNDLED_VAE, latent_cache_path, load_latent_cache, load_vae
 from .nets import UNet, build_model
@@ -111,7 +110,7 @@ def export_run(run_dir, # a run folder of `lct_nb.train`
     return _write(pipe, out, info)
 
 # %% ../nbs/11_export.ipynb #d32cdbb0
-@call_parse
+@call_cli('export')
 def main(run_dir:str, # a run folder of `python -m lct_nb.train` (its checkpoints/ are read)
          out_dir:str, # the folder to write; it must not exist, or be empty
          ema:int=0, # which EMA of the checkpoint (the order of --ema_rates); -1: the raw trained weights
@@ -121,3 +120,6 @@ def main(run_dir:str, # a run folder of `python -m lct_nb.train` (its checkpoint
     except UserError as e: exit_error('export', e)
     print(out)
     return out
+
+if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.export`, not a notebook's kernel
+

@@ -8,11 +8,11 @@ import os, sys, json, hashlib, shutil, math, time, zipfile, zlib
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
-from fastcore.script import call_parse, store_true
+from fastcore.script import store_true
 from sklearn.datasets import load_digits
 from tqdm.auto import tqdm
 from diffusers import AutoencoderKL
-from .core import atomic_write, write_json, array_moments, assets_dir, exit_error, UserError
+from .core import atomic_write, write_json, array_moments, assets_dir, exit_error, call_cli, UserError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'ALPHA_BACKGROUND', 'BUNDLED_VAE', 'CACHE_FORMAT', 'BadImageError', 'list_images', 'center_crop_resize',
@@ -606,7 +606,7 @@ def checked_device(device, # a torch device or its name, e.g. 'cpu', 'cuda:1'
     return d
 
 # %% ../nbs/00_latents.ipynb #173adfe9
-@call_parse
+@call_cli('latents')
 def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/png/webp
          out_dir:str, # latent cache directory to create, or to resume after an interruption
          vae:str=None, # diffusers AutoencoderKL: hub id or local folder (default: the bundled digits VAE)
@@ -633,3 +633,6 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
     print(f"{out}: {m['n']} latents of shape {tuple(m['shape'])}, {m['skipped']} skipped"
           + (f" ({', '.join(m['skipped_names'][:5])}{', ...' if m['skipped'] > 5 else ''})" if m['skipped'] else ''))
     return out
+
+if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.latents`, not a notebook's kernel
+

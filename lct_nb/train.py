@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import init_distributed, dist_env, host_read, exit_error, UserError, write_json, atomic_write
+from .core import init_distributed, dist_env, host_read, exit_error, UserError, write_json, atomic_write, one_line_errors
 from .curriculum import nfe_at
 from .objective import LCTConfig, get_preset, check_config, ct_batch, ct_loss, loss_scale, calibrated_c
 from .nets import unet_config, model_config, build_model, PRESETS as NETS
@@ -60,7 +60,7 @@ class TrainConfig:
     sample_every: int = 1000     # steps between grids of 1- and 2-step samples; one is also made at the end
     n_samples: int = 64          # images in each sample grid
     resume: bool = False         # continue from the latest checkpoint in run_dir (starts fresh if there is none)
-    max_bad_steps: int = 5       # stop, with a checkpoint, after this many non-finite losses in a row
+    max_bad_steps: int = 5       # stop after this many non-finite losses in a row (the newest checkpoint holds the last finite weights)
     export: bool = True          # at the end, write run_dir/model/: the first EMA as a folder LCTPipeline.from_pretrained loads (chapter 11)
     log_to: str = ''             # also log to 'tensorboard' (scalars and sample grids in run_dir/tensorboard; pip install 'lct_nb[tensorboard]')
     compile: bool = False        # torch.compile the UNet (worth it on a GPU; compiling costs minutes of start-up)
@@ -93,7 +93,7 @@ def config_parser() -> argparse.ArgumentParser:
     p.add_argument('--config', default='digits', help=f"a named config ({', '.join(CONFIGS)}) or a JSON file of TrainConfig fields (default: 'digits')")
     docs = _field_docs(TrainConfig)
     for f in fields(TrainConfig): _flag(p, f, f"{docs.get(f.name, '')} (default: {f.default!r})")
-    return p
+    return one_line_errors(p, 'train')
 
 # %% ../nbs/10_train.ipynb #524a167f
 def _load_config(name_or_path):

@@ -41,12 +41,12 @@ def ckpt(tmp_path_factory):
 
 def test_one_vs_two_ranks(ckpt):
     d, ck = ckpt
-    args = ['-m', 'lct_nb.evaluate', '--ckpt', str(ck), '--batch-size', '32', '--steps', '2',
+    args = ['-m', 'lct_nb.evaluate', '--ckpt', str(ck), '--batch_size', '32', '--steps', '2',
             '--loader', 'gauss_loader:load', '--seed', '3']
     _run([sys.executable, *args, '--n', '96', '--out', str(d / 'one.json')], d)
     # torchrun would read `--n` as an abbreviation of its own options: the long spelling goes through
     _run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', *args,
-          '--num-samples', '96', '--out', str(d / 'two.json')], d)
+          '--num_samples', '96', '--out', str(d / 'two.json')], d)
     one, two = (json.loads((d / f).read_text()) for f in ('one.json', 'two.json'))
     assert (one['world_size'], two['world_size']) == (1, 2)
     for k in ('fid', 'precision', 'recall'): assert math.isclose(one[k], two[k], rel_tol=1e-9, abs_tol=1e-12), (k, one[k], two[k])

@@ -235,14 +235,14 @@ def test_evaluate_other_latent_shape_refused(run, tmp_path):
     other = write_latent_cache(tmp_path / 'c16', np.random.default_rng(0).standard_normal((64, 4, 16, 16)).astype(np.float32),
                                dict(vae=BUNDLED_VAE, source='synthetic 4×16×16'))
     out = tmp_path / 'e.json'
-    _refused('evaluate', *_cli('evaluate', '--ckpt', run, '--latents', other, '--n', '16', '--batch-size', '16', '--out', out),
+    _refused('evaluate', *_cli('evaluate', '--ckpt', run, '--latents', other, '--n', '16', '--batch_size', '16', '--out', out),
              '--latents', '(4, 16, 16)', '(4, 8, 8)')
     assert not out.exists() and _evals(run) == []
 
 
 def test_evaluate_two_steps_two_files(run, tmp_path):
     "evaluating step 2 of a run, then its latest (step 4) → two result files, each recording its step; the first is not overwritten"
-    run = Path(shutil.copytree(run, tmp_path / 'r')); args = ['--n', '16', '--batch-size', '16', '--seed', '1']
+    run = Path(shutil.copytree(run, tmp_path / 'r')); args = ['--n', '16', '--batch_size', '16', '--seed', '1']
     for ck in (run / 'checkpoints' / 'step0000002.pt', run):
         rc, err = _cli('evaluate', '--ckpt', ck, *args); assert rc == 0, err[-5:]
     files = sorted(run.rglob('eval_*.json'), key=lambda p: p.name)
@@ -258,7 +258,7 @@ def _corrupt_copy(run, tmp):
 
 
 EVAL_BAD = [('--n 0', lambda run, tmp: ['--ckpt', run, '--n', '0'], ['--n must be at least 2, got 0']),
-            ('--batch-size -1', lambda run, tmp: ['--ckpt', run, '--batch-size', '-1'], ['--batch-size must be at least 1, got -1']),
+            ('--batch_size -1', lambda run, tmp: ['--ckpt', run, '--batch_size', '-1'], ['--batch_size must be at least 1, got -1']),
             ('missing --ckpt', lambda run, tmp: ['--ckpt', tmp / 'nope.pt'], ['--ckpt', 'nope.pt does not exist']),
             ('--latents not a cache', lambda run, tmp: ['--ckpt', run, '--latents', tmp], ['--latents', 'is not a latent cache (no meta.json)']),
             ('--ema beyond the EMAs', lambda run, tmp: ['--ckpt', run, '--ema', '3'], ['--ema 3', 'holds 1 EMA(s)']),
