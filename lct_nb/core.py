@@ -115,7 +115,7 @@ def exit_error(tool: str, # the command's name, e.g. 'train'
     "Print `lct_nb.<tool>: error: <msg>` on one line to stderr and exit with `code`."
     print(f"lct_nb.{tool}: error: {' '.join(str(msg).split())}", file=sys.stderr); sys.exit(code)
 
-# %% ../nbs/00_core.ipynb #ea1568f0
+# %% ../nbs/00_core.ipynb #fc91a3b5
 def one_line_errors(p: argparse.ArgumentParser, # a command's parser
                     tool: str) -> argparse.ArgumentParser: # the command, e.g. 'train'
     "`p` with usage naming `python -m lct_nb.<tool>` and argparse's own errors printed as one line `lct_nb.<tool>: error: …` (exit 2)."
