@@ -119,9 +119,10 @@ def worker(arm, seed, args):
     train_s = time.time() - t0
     final_td = {n: _td_stats(_td_probe(tr.model, n, tr.recipe, probe_x0)) for n in STAGES}
     ext = get_feature_extractor('digits'); ref = digits_reference_stats(extractor=ext)
-    m = evaluate(tr.emas[0], ref, ext, lambda x: decode_to_images(x, tr.data), tr.data.shape, n=args.n_eval, seed=seed)
+    m = evaluate(tr.emas[0], ref, ext, lambda x: decode_to_images(x, tr.data), tr.data.shape, n=args.n_eval, seed=seed,
+                 quantize=False)   # float samples, as the study's first runs were scored (before evaluate quantised to uint8)
     res = dict(arm=arm, seed=seed, config=ARMS[arm], steps=args.steps, batch=args.batch, lr=cfg.lr, recipe=tr.recipe.__dict__,
-               fid=m['fid'], precision=m['precision'], recall=m['recall'], n_eval=args.n_eval, train_s=round(train_s, 1),
+               fid=m['fid'], precision=m['precision'], recall=m['recall'], n_eval=args.n_eval, eval_uint8=False, train_s=round(train_s, 1),
                stage_td=probe.stage_td, final_td=final_td,
                loss_curve=[json.loads(l) for l in (run_dir/'metrics.jsonl').read_text().splitlines()])
     if seed == 0:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08b_evaluate.ipynb #37a0be33
 from __future__ import annotations
-import argparse, importlib, json, math, os, time
+import argparse, importlib, json, math, os, sys, time
 from functools import partial
 from pathlib import Path
 
@@ -12,48 +12,77 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from tqdm.auto import tqdm
 
 from .core import world, write_json, init_distributed, exit_error, one_line_errors, UserError
 from .latents import ImageFolder, LatentCache, load_latent_cache, latent_cache_path, checked_device
 from .sampling import _model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
 from .metrics import (FeatureExtractor, extract_features, fid_pr, get_feature_extractor, reference_stats,
-                            digits_reference_stats, load_stats)
+                            digits_reference_stats, load_stats, quantize_uint8, VGG16Features)
 from .checkpoint import load_checkpoint, CorruptCheckpoint
 from .nets import build_model
 
 # %% auto #0
-__all__ = ['generate_features', 'evaluate', 'two_step_sweep', 'cache_reference', 'checkpoint_loader', 'main']
+__all__ = ['PR_NOTE', 'generate_features', 'evaluate', 'two_step_sweep', 'cache_reference', 'rank0_first', 'checkpoint_loader',
+           'main']
 
 # %% ../nbs/08b_evaluate.ipynb #18d01311
+def _batch_features(extractors, images, quantize):
+    "Features float32 of one batch of decoded images under each extractor, the images on 8-bit levels first when `quantize`."
+    if quantize: images = quantize_uint8(images)
+    return [extract_features(e, images).astype(np.float32) for e in extractors]
+
 @torch.no_grad()
 def generate_features(model: nn.Module,       # consistency model (run in eval mode; its mode is restored after)
                       n: int,                 # total samples over all ranks
                       latent_shape,           # (C, H, W)
                       decode,                 # callable: normalised latents → images (B, C, H, W) in [-1, 1]
-                      extractor: FeatureExtractor, # image features
+                      extractor,              # a `FeatureExtractor`, or a list of them (then a list of arrays comes back)
                       sigmas=(80.,),          # sampling levels (1 step: (80.,), 2 steps: `PAPER_TWO_STEP`)
                       seed: int = 0,          # base seed of `sample_batches`
                       batch_size: int = 256,  # samples per global batch
                       device=None,            # where to sample; default the model's device
+                      quantize: bool = True,  # measure 8-bit images (`quantize_uint8`), as EDM and the authors do
+                      progress: bool = False, # a progress bar over the samples (rank 0)
                      ):
     "Features (n, D) float32 of `n` decoded samples, generated across ranks; full array on rank 0, None elsewhere."
     rank, size = world()
-    was_training = model.training
+    exts = list(extractor) if isinstance(extractor, (list, tuple)) else [extractor]
+    was_training, pieces = model.training, []
+    bar = tqdm(total=n, unit='sample', desc='sampling', disable=not progress or rank != 0)
     model.eval()
-    try: pieces = [(lo, extract_features(extractor, decode(x)).astype(np.float32))
-                   for lo, x in sample_batches(model, n, latent_shape, sigmas, seed, batch_size, rank, size, device)]
-    finally: model.train(was_training)     # callable mid-training: leave the model's mode as it was
+    try:
+        for lo, x in sample_batches(model, n, latent_shape, sigmas, seed, batch_size, rank, size, device):
+            pieces.append((lo, _batch_features(exts, decode(x), quantize)))
+            bar.update(min(len(x) * size, n - bar.n))   # rank 0's pace stands for all ranks'
+    finally: model.train(was_training); bar.close()    # callable mid-training: leave the model's mode as it was
     if size > 1:
         gathered = [None] * size if rank == 0 else None
         dist.gather_object(pieces, gathered, dst=0)
         if rank != 0: return None
         pieces = [p for g in gathered for p in g]
-    return np.concatenate([f for _, f in sorted(pieces, key=lambda p: p[0])])
+    pieces = sorted(pieces, key=lambda p: p[0])
+    out = [np.concatenate([p[1][j] for p in pieces]) for j in range(len(exts))]
+    return out if isinstance(extractor, (list, tuple)) else out[0]
+
 
 # %% ../nbs/08b_evaluate.ipynb #f518a6cb
+def _check_ref(ref: dict, extractor: FeatureExtractor, what='ref'):
+    "Refuse statistics of another extractor, or (a bare mu/sigma file names none) of another width."
+    got = ref['meta'].get('extractor')
+    if got is not None and got != extractor.name:
+        raise ValueError(f"{what} was computed with extractor {got!r}, not {extractor.name!r}")
+    if got is None and extractor.dim and len(ref['mu']) != extractor.dim:
+        raise ValueError(f"{what} holds {len(ref['mu'])}-d statistics, but extractor {extractor.name!r} gives {extractor.dim}-d features")
+
+def _ref_info(ref: dict) -> dict:
+    return dict(ref['meta'], n=None if ref.get('feats') is None else int(len(ref['feats'])))
+
+PR_NOTE = "precision/recall need reference features; the reference holds only mu/sigma, so they are null"
+
 def evaluate(model: nn.Module,         # consistency model
-             ref: dict,                # reference stats (`reference_stats` / `digits_reference_stats`)
+             ref: dict,                # reference stats (`reference_stats` / `digits_reference_stats`, or a bare mu/sigma npz)
              extractor: FeatureExtractor, # the extractor that produced `ref`
              decode,                   # callable: normalised latents → images in [-1, 1]
              latent_shape,             # (C, H, W) of the model's latents
@@ -64,26 +93,34 @@ def evaluate(model: nn.Module,         # consistency model
              k: int = 3,               # k of precision/recall (paper: 3)
              out=None,                 # JSON file to write (rank 0); None: don't write
              device=None,              # where to sample; default the model's device
+             pr_ref: dict | None = None, # reference of precision/recall in `pr_extractor`'s space (with feats)
+             pr_extractor: FeatureExtractor | None = None, # P/R features (e.g. `VGG16Features`); None: `extractor`
+             quantize: bool = True,    # measure 8-bit images, as EDM and the authors
+             progress: bool = False,   # progress bar on rank 0
              **info,                   # extra JSON fields (e.g. ckpt path, training step)
             ) -> dict:
     "FID, precision and recall of `n` samples of `model` against `ref`, generated across all ranks (Sec. 5 of Dao et al. 2025)."
-    if ref['meta'].get('extractor') != extractor.name:
-        raise ValueError(f"ref was computed with extractor {ref['meta'].get('extractor')!r}, not {extractor.name!r}")
-    rank, size = world()
-    t0 = time.time()
-    feats = generate_features(model, n, latent_shape, decode, extractor, sigmas, seed, batch_size, device)
+    _check_ref(ref, extractor)
+    if pr_extractor is not None: _check_ref(pr_ref, pr_extractor, 'pr_ref')
+    exts = [extractor] + ([pr_extractor] if pr_extractor is not None else [])
+    rank, size = world(); t0 = time.time()
+    feats = generate_features(model, n, latent_shape, decode, exts, sigmas, seed, batch_size, device, quantize, progress)
     res = None
     if rank == 0:
-        m = fid_pr(ref, feats, k=k, device=device or _model_device(model))   # k-NN distances on the GPU when there is one
+        pr = dict(pr_ref=pr_ref, pr_feats=feats[1]) if pr_extractor is not None else {}
+        m = fid_pr(ref, feats[0], k=k, device=device or _model_device(model), **pr)   # k-NN distances on the GPU when there is one
         res = dict(m, nfe=len(sigmas), sigmas=[float(s) for s in sigmas], n=int(n), seed=int(seed),
-                   batch_size=int(batch_size), k=int(k), extractor=extractor.name,
+                   batch_size=int(batch_size), k=int(k), extractor=extractor.name, pr_extractor=exts[-1].name,
+                   quantize='uint8' if quantize else None,
                    fid_kind='Inception-v3 FID' if extractor.name.startswith('inception') else f'{extractor.name} FID (not Inception FID)',
-                   reference=dict(ref['meta'], n=int(len(ref['feats']))), world_size=size,
-                   seconds=round(time.time() - t0, 2), **info)
+                   reference=_ref_info(ref), **(dict(pr_reference=_ref_info(pr_ref)) if pr_extractor is not None else {}),
+                   world_size=size, seconds=round(time.time() - t0, 2), **info)
+        if m['recall'] is None: res['note'] = PR_NOTE
         if out is not None: write_json(out, res)
     if size > 1:
         box = [res]; dist.broadcast_object_list(box, src=0); res = box[0]
     return res
+
 
 # %% ../nbs/08b_evaluate.ipynb #e59a992c
 def two_step_sweep(model: nn.Module,      # consistency model
@@ -97,13 +134,13 @@ def two_step_sweep(model: nn.Module,      # consistency model
 # %% ../nbs/08b_evaluate.ipynb #230b9fb9
 def cache_reference(cache,                    # a `LatentCache`
                     extractor: FeatureExtractor, # feature extractor
-                    path=None,                # stats file; default `<cache>/fid_ref_<extractor>.npz`
+                    path=None,                # stats file; default `<cache>/fid_ref_<extractor>_u8.npz`
                     batch_size: int = 256,    # images per forward pass
                    ) -> dict:
-    "Reference statistics of the real images behind a latent cache, cached to a file."
+    "Reference statistics of the real images behind a latent cache, on 8-bit levels like the samples, cached to a file."
     if cache.meta.get('source') == 'sklearn.datasets.load_digits':
-        return digits_reference_stats(path, extractor)
-    path = Path(path or Path(cache.path)/f"fid_ref_{extractor.name}.npz")
+        return digits_reference_stats(path, extractor, quantize=True)
+    path = Path(path or Path(cache.path)/f"fid_ref_{extractor.name}_u8.npz")
     if path.exists(): return reference_stats(path, extractor)
     img_dir = cache.meta.get('image_dir')
     if not img_dir or not Path(img_dir).is_dir():
@@ -113,9 +150,24 @@ def cache_reference(cache,                    # a `LatentCache`
         xs = []
         for i in range(len(ds)):
             if (x := ds[i]) is not None: xs.append(x)
-            if len(xs) == batch_size: yield torch.stack(xs); xs = []
-        if xs: yield torch.stack(xs)
-    return reference_stats(path, extractor, batches, batch_size, source=str(img_dir), n_images=len(ds))
+            if len(xs) == batch_size: yield quantize_uint8(torch.stack(xs)); xs = []
+        if xs: yield quantize_uint8(torch.stack(xs))
+    return reference_stats(path, extractor, batches, batch_size, source=str(img_dir), n_images=len(ds), quantize='uint8')
+
+def rank0_first(fn):
+    "`fn()` on rank 0, then on the other ranks once it is done: a file it writes is written by rank 0 alone."
+    rank, size = world()
+    if size == 1: return fn()
+    res = err = None
+    if rank == 0:
+        try: res = fn()
+        except Exception as e: err = e
+    box = [None if err is None else f"{type(err).__name__}: {err}"]
+    dist.broadcast_object_list(box, src=0)   # the barrier: the others wait here until rank 0 has written (or failed)
+    if err is not None: raise err
+    if box[0] is not None: raise ValueError(f"on rank 0: {box[0]}")
+    return res if rank == 0 else fn()          # the file exists now: the others only read it
+
 
 # %% ../nbs/08b_evaluate.ipynb #dbe4ee50
 def checkpoint_loader(ckpt,          # checkpoint file or folder (its latest), as written by `lct_nb.train`
@@ -146,7 +198,9 @@ def _parser():
     p.add_argument('--index', type=int, default=PAPER_TWO_STEP_INDEX, help='2-step level: index on the 641-grid counted from sigma_max')
     p.add_argument('--sigmas', type=str, default=None, help='explicit descending levels, e.g. "80,0.8,0.2" (overrides --steps)')
     p.add_argument('--features', default=None, help="'digits' (digits-FID, offline) or 'inception' (pytorch-fid); default: digits for the bundled digits, else inception")
-    p.add_argument('--ref', default=None, help='reference stats .npz (default: computed from the latent cache and cached)')
+    p.add_argument('--ref', default=None, help='reference stats .npz: ours, or a bare mu/sigma one of pytorch-fid/EDM (no precision/recall then); default: computed from the latent cache and cached')
+    p.add_argument('--pr_features', default='same', choices=('same', 'vgg16'), help="precision/recall features: the FID extractor's, or StyleGAN2-ADA's VGG16 (the paper's; needs --vgg16)")
+    p.add_argument('--vgg16', default=None, help="local copy of NVIDIA's StyleGAN2-ADA metrics/vgg16.pt (TorchScript)")
     p.add_argument('--latents', default=None, help='latent cache directory (default: the one the loader reports)')
     p.add_argument('--loader', default='lct_nb.evaluate:checkpoint_loader', help='module:function(ckpt, device, ema) -> (model, info)')
     p.add_argument('--ema', type=int, default=0, help='EMA index to evaluate; -1: the raw trained weights')
@@ -164,6 +218,8 @@ def _check_flags(a):
     if a.k >= a.n: raise UserError(f"--k {a.k} needs more than {a.k} samples, got --n {a.n}")
     if not Path(a.ckpt).exists(): raise UserError(f"--ckpt: {a.ckpt} does not exist")
     if a.ref and not Path(a.ref).is_file(): raise UserError(f"--ref: {a.ref} is not a file")
+    if a.pr_features == 'vgg16' and not a.vgg16: raise UserError("--pr_features vgg16 needs --vgg16 PATH (NVIDIA's vgg16.pt)")
+    if a.vgg16 and not Path(a.vgg16).is_file(): raise UserError(f"--vgg16: {a.vgg16} is not a file")
     if a.out and Path(a.out).is_dir(): raise UserError(f"--out: {a.out} is a directory; name the .json file to write")
     if a.device: checked_device(a.device)
 
@@ -194,7 +250,15 @@ def _inputs(a, device) -> tuple:
     cache = _cache(a, info)
     digits = cache.meta.get('source') == 'sklearn.datasets.load_digits'
     extractor = get_feature_extractor(a.features or ('digits' if digits else 'inception'), device=device)
-    return model.to(device), info, cache, extractor, load_stats(a.ref) if a.ref else cache_reference(cache, extractor)
+    ref = rank0_first(lambda: load_stats(a.ref) if a.ref else cache_reference(cache, extractor))
+    return model.to(device), info, cache, extractor, ref
+
+def _pr_inputs(a, cache, device) -> dict:
+    "`evaluate`'s pr_extractor and pr_ref for --pr_features vgg16 (reference from the latent cache's images); {} otherwise."
+    if a.pr_features != 'vgg16': return {}
+    try: vgg = VGG16Features(a.vgg16, device)
+    except (ValueError, FileNotFoundError) as e: raise UserError(f"--vgg16: {e}") from None
+    return dict(pr_extractor=vgg, pr_ref=rank0_first(lambda: cache_reference(cache, vgg)))
 
 def _out_path(a, sigmas, extractor, step=None) -> str:
     "--out, else eval_<checkpoint>_step<step>_nfe<n>_<extractor>.json beside the checkpoint: one file per step evaluated."
@@ -212,8 +276,9 @@ def main(argv=None):
         out = _out_path(a, sigmas, extractor, info.get('step'))
         res = evaluate(model, ref, extractor, partial(decode_to_images, cache=cache, vae=cache_vae(cache, device=device)),
                        cache.shape, n=a.n, sigmas=sigmas, seed=a.seed, batch_size=a.batch_size, k=a.k, out=out, device=device,
-                       ckpt=str(a.ckpt), step=info.get('step'), latents=str(cache.path), loader=a.loader, ema=a.ema, info=info)
+                       progress=True, **_pr_inputs(a, cache, device), ckpt=str(a.ckpt), step=info.get('step'), latents=str(cache.path), loader=a.loader, ema=a.ema, info=info)
         if rank == 0: print(json.dumps(res, indent=1)); print(f"wrote {out}")
+        if rank == 0 and 'note' in res: print(f"lct_nb.evaluate: note: {res['note']} (--ref {a.ref})", file=sys.stderr)
         return res
     except (ValueError, FileNotFoundError, ImportError, CorruptCheckpoint) as e: exit_error('evaluate', e)
     finally:

@@ -15,15 +15,15 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from sklearn.datasets import load_digits
-from .core import assets_dir
+from .core import assets_dir, atomic_write
 from .latents import digits_images, lct_cache_dir
 
 # %% auto #0
 __all__ = ['FID_WEIGHTS_FILE', 'frechet_distance', 'knn_radii', 'manifold_coverage', 'precision_recall', 'FeatureExtractor',
            'extract_features', 'digits_labels', 'DigitsCNN', 'train_digits_classifier', 'digits_classifier_path',
            'save_digits_classifier', 'load_digits_classifier', 'DigitsFeatures', 'InceptionFeatures',
-           'get_feature_extractor', 'feature_stats', 'save_stats', 'load_stats', 'reference_stats',
-           'digits_reference_stats', 'fid_pr']
+           'get_feature_extractor', 'uint8_levels', 'quantize_uint8', 'feature_stats', 'save_stats', 'load_stats',
+           'reference_stats', 'digits_reference_stats', 'fid_pr', 'VGG16Features']
 
 # %% ../nbs/08a_metrics.ipynb #b0f7bfe1
 def _sym_sqrt(a: np.ndarray) -> np.ndarray:
@@ -265,6 +265,18 @@ def get_feature_extractor(name: str = 'digits', # 'digits' (shipped classifier) 
     if name in ('inception', InceptionFeatures.name): return InceptionFeatures(device=device, **kwargs)
     raise ValueError(f"feature extractor name={name!r}: expected 'digits' or 'inception'")
 
+# %% ../nbs/08a_metrics.ipynb #fd3a7b43
+def uint8_levels(x: torch.Tensor, # images in [-1, 1]
+                ) -> torch.Tensor:
+    "Images as uint8 0..255, EDM's and StyleGAN2-ADA's conversion `(x*127.5 + 128).clamp(0, 255)` truncated."
+    return (x.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+def quantize_uint8(x: torch.Tensor, # images in [-1, 1]
+                  ) -> torch.Tensor:
+    "`x` on the 256 levels of an 8-bit image, back in [-1, 1] (float32)."
+    return uint8_levels(x).float() / 127.5 - 1
+
+
 # %% ../nbs/08a_metrics.ipynb #5e3bc0fa
 def feature_stats(feats) -> tuple:
     "Mean (D,) and covariance (D,D) of features (N,D), float64 (unbiased covariance, as pytorch-fid)."
@@ -273,17 +285,22 @@ def feature_stats(feats) -> tuple:
     return feats.mean(0), np.cov(feats, rowvar=False)
 
 def save_stats(path, feats, **meta):
-    "Cache features, their mean/covariance and a JSON `meta` header to `path` (.npz)."
+    "Cache features, their mean/covariance and a JSON `meta` header to `path` (.npz), written atomically."
     mu, sigma = feature_stats(feats)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, mu=mu, sigma=sigma, feats=np.asarray(feats, np.float32), meta=json.dumps(meta))
+    def write(tmp):
+        with open(tmp, 'wb') as f: np.savez(f, mu=mu, sigma=sigma, feats=np.asarray(feats, np.float32), meta=json.dumps(meta))
+    atomic_write(path, write)   # a reader (another rank, another run) sees no file or the whole file
 
 def load_stats(path) -> dict:
-    "Load a stats file written by `save_stats`: dict with mu, sigma, feats, meta."
+    "Load a stats file of `save_stats`, or a bare `mu`/`sigma` .npz of pytorch-fid/EDM (feats None, meta {})."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"reference statistics not found: {path}")
-    with np.load(path) as z:
-        return dict(mu=z['mu'], sigma=z['sigma'], feats=z['feats'], meta=json.loads(str(z['meta'])))
+    try:
+        with np.load(path) as z:
+            return dict(mu=z['mu'], sigma=z['sigma'], feats=z['feats'] if 'feats' in z else None,
+                        meta=json.loads(str(z['meta'])) if 'meta' in z else {})
+    except (KeyError, OSError, ValueError) as e:
+        raise ValueError(f"{path} is not a statistics .npz with arrays mu and sigma ({e})") from None
 
 def reference_stats(path,                     # cache file (.npz)
                     extractor: FeatureExtractor, # feature extractor
@@ -305,21 +322,50 @@ def reference_stats(path,                     # cache file (.npz)
     return load_stats(path)
 
 # %% ../nbs/08a_metrics.ipynb #16b76738
-def digits_reference_stats(path=None, extractor=None) -> dict:
+def digits_reference_stats(path=None, extractor=None,
+                           quantize: bool = False, # quantise the images to uint8 levels first (`quantize_uint8`)
+                          ) -> dict:
     "Cached reference statistics of all 1 797 sklearn digits under the digits classifier (or `extractor`)."
     extractor = extractor or DigitsFeatures()
-    path = path or lct_cache_dir()/f'digits_ref_{extractor.name}.npz'
-    return reference_stats(path, extractor, lambda: digits_images(32),
-                           source='sklearn load_digits, all 1797, bilinear 32x32')
+    path = path or lct_cache_dir()/f"digits_ref_{extractor.name}{'_u8' if quantize else ''}.npz"
+    images = lambda: quantize_uint8(digits_images(32)) if quantize else digits_images(32)
+    return reference_stats(path, extractor, images, source='sklearn load_digits, all 1797, bilinear 32x32',
+                           **(dict(quantize='uint8') if quantize else {}))
+
 
 # %% ../nbs/08a_metrics.ipynb #a7ae1ffa
-def fid_pr(ref: dict,           # reference stats from `reference_stats` (mu, sigma, feats)
+def fid_pr(ref: dict,           # reference stats from `reference_stats` (mu, sigma, feats) or a bare mu/sigma file
            fake_feats,          # (M,D) features of generated images
            k: int = 3,          # k of precision/recall
+           pr_ref: dict | None = None, # reference of precision/recall in another feature space (e.g. VGG16); default `ref`
+           pr_feats=None,       # generated features in that space; default `fake_feats`
            **kwargs,            # passed to `precision_recall`
           ) -> dict:
-    "FID (in the extractor's feature space), precision and recall of `fake_feats` against `ref`."
+    "FID (in the extractor's feature space), precision and recall of `fake_feats` against `ref`; P/R None without reference features."
     mu, sigma = feature_stats(fake_feats)
-    return dict(fid=frechet_distance(ref['mu'], ref['sigma'], mu, sigma),
-                **precision_recall(torch.from_numpy(np.asarray(ref['feats'], np.float32)),
-                                   torch.from_numpy(np.asarray(fake_feats, np.float32)), k=k, **kwargs))
+    pr_ref, pr_feats = (ref, fake_feats) if pr_ref is None else (pr_ref, pr_feats)
+    pr = dict(precision=None, recall=None) if pr_ref.get('feats') is None else \
+         precision_recall(torch.from_numpy(np.asarray(pr_ref['feats'], np.float32)),
+                          torch.from_numpy(np.asarray(pr_feats, np.float32)), k=k, **kwargs)
+    return dict(fid=frechet_distance(ref['mu'], ref['sigma'], mu, sigma), **pr)
+
+
+# %% ../nbs/08a_metrics.ipynb #f9ed0163
+class VGG16Features(FeatureExtractor):
+    "4096-d features of StyleGAN2-ADA's `vgg16.pt` TorchScript detector (the precision/recall features of the paper)."
+    dim = 4096
+    def __init__(self, path,        # local copy of NVIDIA's metrics/vgg16.pt
+                 device='cpu'):     # where to run it
+        path = Path(path)
+        if not path.is_file(): raise FileNotFoundError(f"VGG16 TorchScript file not found: {path}")
+        try: self.model = torch.jit.load(str(path), map_location=device).eval()
+        except Exception as e: raise ValueError(f"{path} is not a TorchScript file torch.jit.load can read ({type(e).__name__})") from None
+        h = hashlib.sha1()
+        with open(path, 'rb') as f:
+            for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+        self.name, self.device = f"vgg16-{h.hexdigest()[:8]}", device   # other weights → another cache file
+    def features(self, images):
+        x = uint8_levels(images.to(self.device))
+        if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)
+        return self.model(x, return_features=True).float()
+

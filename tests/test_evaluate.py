@@ -23,9 +23,22 @@ def load(path, device, ema=0):
 '''
 
 
-def _run(cmd, tmp, **kw):
+TINY_VGG = '''
+import sys, torch
+import torch.nn.functional as F
+class TinyDetector(torch.nn.Module):
+    "vgg16.pt's call signature: uint8 NCHW RGB 0..255 -> (B, 8) features when return_features."
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        assert x.dtype == torch.uint8 and x.shape[1] == 3, "expects uint8 RGB"
+        f = F.adaptive_avg_pool2d(x.float() / 255, 2).flatten(1)[:, :8]
+        return f if return_features else f.sum(1)
+torch.jit.save(torch.jit.script(TinyDetector()), sys.argv[1])
+'''
+
+
+def _run(cmd, tmp, cache=None, **kw):
     env = dict(os.environ, PYTHONPATH=f"{tmp}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", OMP_NUM_THREADS='1',
-               LCT_NB_CACHE=os.environ.get('LCT_NB_CACHE', str(Path('~/.cache/lct_nb').expanduser())))
+               LCT_NB_CACHE=str(cache or os.environ.get('LCT_NB_CACHE', Path('~/.cache/lct_nb').expanduser())))
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, **kw)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r
@@ -41,15 +54,22 @@ def ckpt(tmp_path_factory):
 
 def test_one_vs_two_ranks(ckpt):
     d, ck = ckpt
+    (d / 'make_vgg.py').write_text(TINY_VGG)                           # TorchScript compiles from a source file
+    _run([sys.executable, str(d / 'make_vgg.py'), str(d / 'vgg16.pt')], d)   # a real TorchScript file with vgg16.pt's signature
+    fresh = d / 'cache'                                                 # no reference stats yet: the 2 ranks must make them
     args = ['-m', 'lct_nb.evaluate', '--ckpt', str(ck), '--batch_size', '32', '--steps', '2',
-            '--loader', 'gauss_loader:load', '--seed', '3']
-    _run([sys.executable, *args, '--n', '96', '--out', str(d / 'one.json')], d)
+            '--loader', 'gauss_loader:load', '--seed', '3', '--pr_features', 'vgg16', '--vgg16', str(d / 'vgg16.pt')]
     # torchrun would read `--n` as an abbreviation of its own options: the long spelling goes through
     _run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', *args,
-          '--num_samples', '96', '--out', str(d / 'two.json')], d)
+          '--num_samples', '96', '--out', str(d / 'two.json')], d, cache=fresh)
+    made = sorted(p.name for p in fresh.iterdir())     # written once each by rank 0, no temporary left behind
+    assert len(made) == 2 and all(n.startswith('digits_ref_') and n.endswith('_u8.npz') for n in made), made
+    _run([sys.executable, *args, '--n', '96', '--out', str(d / 'one.json')], d, cache=fresh)
     one, two = (json.loads((d / f).read_text()) for f in ('one.json', 'two.json'))
     assert (one['world_size'], two['world_size']) == (1, 2)
     for k in ('fid', 'precision', 'recall'): assert math.isclose(one[k], two[k], rel_tol=1e-9, abs_tol=1e-12), (k, one[k], two[k])
+    assert one['pr_extractor'].startswith('vgg16-') and one['pr_reference']['n'] == 1797 and one['quantize'] == 'uint8'
+    assert 0 < one['recall'] <= 1 and one['pr_reference']['quantize'] == 'uint8'
     assert one['nfe'] == 2 and one['n'] == 96 and one['seed'] == 3 and one['info']['step'] == 7
     assert 'not Inception' in one['fid_kind'] and one['extractor'].startswith('digits-cnn-')
 
