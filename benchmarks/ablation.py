@@ -130,6 +130,7 @@ def worker(arm, seed, args):
         if arm in TD21_ARMS and probe.td21 is not None: np.savez_compressed(out/'td'/f'{arm}_N21.npz', td=probe.td21)
     res['wall_s'] = round(time.time() - t0, 1)
     _write_json(out/'runs'/f'{name}.json', res)
+    write_claims(out)                     # claims.csv always matches the runs on disk
     shutil.rmtree(run_dir, ignore_errors=True)
     return res
 
@@ -180,6 +181,12 @@ def claims(out):
         row(claim, f'{a1}/{b1}', f'{a2}/{b2}', '-', [lr(a1, b1, s) - lr(a2, b2, s) for s in ss],
             [(rs[a1, s]['recall'] - rs[b1, s]['recall']) - (rs[a2, s]['recall'] - rs[b2, s]['recall']) for s in ss])
     return pd.DataFrame(rows)
+
+def write_claims(out):
+    "Recompute the claims from the per-run files and write claims.csv atomically; returns the table."
+    c = claims(out)
+    if len(c): tmp = Path(out)/f'.claims.{os.getpid()}.csv'; c.to_csv(tmp, index=False); os.replace(tmp, Path(out)/'claims.csv')
+    return c
 
 def _steps(rs): return sorted({r['steps'] for r in rs.values()}) [0] if rs else None
 
@@ -250,8 +257,7 @@ def main(argv=None):
                     wall_s_total=round(sum(s['wall_s'] for s in wall['sessions']), 1))
         _write_json(out/'wall.json', wall)
     import pandas as pd
-    c = claims(out)
-    if len(c): c.to_csv(out/'claims.csv', index=False)
+    c = write_claims(out)
     with pd.option_context('display.width', 200, 'display.max_rows', 100, 'display.max_colwidth', 60):
         print(arm_table(out).round(3).to_string(index=False)); print()
         print(c[['claim', 'seeds', 'ratio', 'ci_low', 'ci_high', 'verdict', 'seeds_needed']].round(3).to_string(index=False))
