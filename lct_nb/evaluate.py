@@ -81,6 +81,17 @@ def _ref_info(ref: dict) -> dict:
 
 PR_NOTE = "precision/recall need reference features; the reference holds only mu/sigma, so they are null"
 
+def _record(m: dict, # the metrics of `fid_pr`
+            ref: dict, extractor, # the FID reference and its extractor
+            pr_ref, pr_name: str, # the precision/recall reference (None: `ref`) and its extractor's name
+            settings: dict) -> dict: # how the samples were made and measured
+    "The JSON record of one evaluation: the metrics, how they were measured, and against which references."
+    kind = 'Inception-v3 FID' if extractor.name.startswith('inception') else f'{extractor.name} FID (not Inception FID)'
+    res = dict(m, **settings, extractor=extractor.name, pr_extractor=pr_name, fid_kind=kind, reference=_ref_info(ref),
+               **(dict(pr_reference=_ref_info(pr_ref)) if pr_ref is not None else {}))
+    if m['recall'] is None: res['note'] = PR_NOTE
+    return res
+
 def evaluate(model: nn.Module,         # consistency model
              ref: dict,                # reference stats (`reference_stats` / `digits_reference_stats`, or a bare mu/sigma npz)
              extractor: FeatureExtractor, # the extractor that produced `ref`
@@ -109,13 +120,9 @@ def evaluate(model: nn.Module,         # consistency model
     if rank == 0:
         pr = dict(pr_ref=pr_ref, pr_feats=feats[1]) if pr_extractor is not None else {}
         m = fid_pr(ref, feats[0], k=k, device=device or _model_device(model), **pr)   # k-NN distances on the GPU when there is one
-        res = dict(m, nfe=len(sigmas), sigmas=[float(s) for s in sigmas], n=int(n), seed=int(seed),
-                   batch_size=int(batch_size), k=int(k), extractor=extractor.name, pr_extractor=exts[-1].name,
-                   quantize='uint8' if quantize else None,
-                   fid_kind='Inception-v3 FID' if extractor.name.startswith('inception') else f'{extractor.name} FID (not Inception FID)',
-                   reference=_ref_info(ref), **(dict(pr_reference=_ref_info(pr_ref)) if pr_extractor is not None else {}),
-                   world_size=size, seconds=round(time.time() - t0, 2), **info)
-        if m['recall'] is None: res['note'] = PR_NOTE
+        res = _record(m, ref, extractor, pr_ref if pr_extractor is not None else None, exts[-1].name,
+                      dict(nfe=len(sigmas), sigmas=[float(s) for s in sigmas], n=int(n), seed=int(seed), batch_size=int(batch_size),
+                           k=int(k), quantize='uint8' if quantize else None, world_size=size, seconds=round(time.time() - t0, 2), **info))
         if out is not None: write_json(out, res)
     if size > 1:
         box = [res]; dist.broadcast_object_list(box, src=0); res = box[0]
