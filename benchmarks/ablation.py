@@ -21,8 +21,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = (11, 21, 41, 81, 161, 321, 641)
 
-# arm name: the TrainConfig fields it sets (everything else is the digits default). Two arms differing in one field
-# compare that one technique.
+# Every arm starts from BASE, pinned here so that a later change of TrainConfig's digits defaults (issue #14 tunes them for
+# speed) cannot change the study half-way: these are the defaults the study's first runs were made with.
+BASE = dict(net='tiny', lr=3e-4, weight_decay=1e-4, ema_rates=(0.999,), ema_warmup=True, grad_clip=0.0, micro_batch=0)
+# arm name: the TrainConfig fields it sets on top of BASE. Two arms differing in one field compare that one technique.
 ARMS = {
     'ilct':           dict(preset='ilct'),                 # Table 2(a) rows, each adding one technique to the row above
     'cauchy':         dict(preset='cauchy'),
@@ -110,7 +112,7 @@ def worker(arm, seed, args):
     run_dir = Path(args.work)/'runs'/name
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = TrainConfig(total_steps=args.steps, batch_size=args.batch, seed=seed, run_dir=str(run_dir), log_every=25,
-                      ckpt_every=args.steps, sample_every=args.steps, keep_ckpts=1, **ARMS[arm])
+                      ckpt_every=args.steps, sample_every=args.steps, keep_ckpts=1, **{**BASE, **ARMS[arm]})
     t0 = time.time()
     data = load_latent_cache(latent_cache_path(cfg.data), norm=cfg.latent_norm, tail=cfg.tail)
     probe_x0 = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(99))[:args.probe].sort().values]
