@@ -2,6 +2,7 @@
 
     python benchmarks/faults.py               # every test in tests/ marked `fault` (about 10 minutes on 2 cores)
     python benchmarks/faults.py -k sigterm    # pytest's flags pass through (-n 2 with pytest-xdist)
+    python benchmarks/faults.py --all -n 2    # every test in tests/ in one pytest session (CI); the fault lines as above
 
 Each fault is a real one (SIGKILL, SIGTERM, SIGINT, a second launch, torn or flipped bytes, a full tmpfs, a pickle that
 would run code, bad flags); the tests are in tests/test_faults_*.py and their docstrings are the lines printed here.
@@ -25,11 +26,13 @@ class FaultReport:
     "A pytest plugin that keeps each fault test's outcome (it works under pytest-xdist, whose workers send their reports here)."
     def __init__(self): self.rows = []
     def pytest_runtest_logreport(self, report):
-        if report.when == 'call' or report.outcome != 'passed': self.rows.append(report)
+        if 'fault' in report.keywords and (report.when == 'call' or report.outcome != 'passed'): self.rows.append(report)
 
 def main(argv=()):
+    "`--all`: run every test (one session balances two workers better than two runs); only the faults are listed."
+    argv, rest = [a for a in argv if a != '--all'], '--all' in argv
     rep, t0 = FaultReport(), time.time()
-    pytest.main(['-q', '-p', 'no:cacheprovider', '-m', 'fault', str(ROOT/'tests'), *argv], plugins=[rep])
+    rc = pytest.main(['-q', '-p', 'no:cacheprovider', *([] if rest else ['-m', 'fault']), str(ROOT/'tests'), *argv], plugins=[rep])
     seen = {}
     for r in rep.rows: seen.setdefault(r.nodeid, r)        # the first failing phase, or the call
     print('\n== faults: injected → outcome')
@@ -38,6 +41,6 @@ def main(argv=()):
     rs = list(seen.values())
     n, ok, lost, skipped = len(rs), sum(r.passed for r in rs), sum(r.failed for r in rs), sum(r.skipped for r in rs)
     print(f"{n} faults, {ok} survived, {lost} runs lost" + (f", {skipped} not run here" if skipped else '') + f" ({time.time() - t0:.0f} s)")
-    return 1 if lost else 0
+    return 1 if lost or rc not in (0, 5) else 0     # 5: pytest collected nothing (e.g. a -k that matches no fault)
 
 if __name__ == '__main__': sys.exit(main(sys.argv[1:]))

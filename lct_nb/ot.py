@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_ot.ipynb #0bc362f4
 from __future__ import annotations
-import numpy as np, torch, ot
+import numpy as np, torch
 import torch.distributed as dist
 from .core import world
 
@@ -53,6 +53,7 @@ def ot_permutation(x0:torch.Tensor, # data batch (B, ...)
     M = sq_euclidean_cost(x0, z, normalize)
     B = M.shape[0]
     if B == 1: return torch.zeros(1, dtype=torch.long, device=x0.device)
+    import ot   # POT, imported on first use: it pulls in scikit-learn (seconds), which evaluation and export never need
     w = np.full(B, 1.0/B)
     plan = ot.emd(w, w, M.numpy(), numItermax=num_iter_max)
     perm = torch.from_numpy(np.asarray(plan).argmax(1))

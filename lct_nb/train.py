@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
-           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'flatten_parameters', 'Callback', 'CalibratedC',
-           'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals', 'json_line',
-           'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids', 'TensorBoard',
-           'Export', 'default_callbacks', 'model_from_checkpoint', 'train', 'main']
+           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'flatten_parameters', 'Callback',
+           'CalibratedC', 'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals',
+           'json_line', 'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer',
+           'flat_optimizer_state', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks', 'model_from_checkpoint',
+           'train', 'main']
 
 # %% ../nbs/10_train.ipynb #a7b1e675
 import argparse, copy, fcntl, importlib.util, inspect, json, math, os, re, shutil, signal, socket, sys, time
@@ -41,12 +42,14 @@ class TrainConfig:
     norm: str = ''               # replace the preset's norm layers: group | instance | layer | rms | nsln ('' keeps the preset's)
     ot: str = ''                 # replace the preset's OT pairing: none | local | global ('' keeps the preset's)
     c_schedule: str = ''         # replace the preset's robust-loss scale c: ict | paper | official | calibrated ('' keeps the preset's)
+    s1: int = 0                  # replace the preset's final grid size s1 of the curriculum (Eq. 10; 0 keeps the preset's 640)
     latent_norm: str = 'channel' # normalise the latents per 'channel' or per 'element' (the authors' code; see chapter 00)
     tail: float = 0.0            # tail weight k: train on sinh(k·u)/k of the standardised latents, decode through its inverse (0: off)
     total_steps: int = 3000      # K, the length of the run; the curriculum's 7 stages split it evenly (Eq. 10)
     batch_size: int = 128        # global batch, split evenly over the ranks (paper: 128)
     micro_batch: int = 0         # cap on the samples of one forward pass per rank; a step accumulates batch_size / (world × micro_batch) of them (0: no cap)
     lr: float = 3e-4             # RAdam learning rate, constant (paper: 1e-4; short CPU runs learn faster at 3e-4)
+    lr_decay: float = 0.0        # fraction of the run, at its end, over which the lr falls linearly towards 0 (0: constant, as the paper)
     weight_decay: float = 1e-4   # RAdam weight decay (paper: 1e-4)
     ema_rates: tuple = (0.999,)  # decay rates of the evaluation EMAs of the weights; the first makes the samples (paper: 0.99993)
     ema_warmup: bool = True      # use min(μ, (1+k)/(10+k)) so a short run has a usable EMA early (paper: off)
@@ -123,12 +126,13 @@ def parse_config(argv=None) -> TrainConfig:
 
 # %% ../nbs/10_train.ipynb #457fae2a
 def recipe_of(cfg: TrainConfig) -> LCTConfig:
-    "The objective's `LCTConfig`: the preset, with the config's `norm`, `ot` and `c_schedule` overrides."
-    return replace(get_preset(cfg.preset), **{k: getattr(cfg, k) for k in ('norm', 'ot', 'c_schedule') if getattr(cfg, k)})
+    "The objective's `LCTConfig`: the preset, with the config's `norm`, `ot`, `c_schedule` and `s1` overrides."
+    return replace(get_preset(cfg.preset), **{k: getattr(cfg, k) for k in ('norm', 'ot', 'c_schedule', 's1') if getattr(cfg, k)})
 
 def check_train_config(cfg: TrainConfig, world_size: int = 1):
     "Raise a one-line `ValueError` for the first problem with `cfg` on `world_size` ranks."
     check_config(recipe_of(cfg))
+    if cfg.s1 and cfg.s1 < get_preset(cfg.preset).s0: raise ValueError(f"--s1 {cfg.s1}: expected 0 (the preset's) or at least s0 = {get_preset(cfg.preset).s0}")
     if cfg.net not in NETS: raise ValueError(f"--net {cfg.net!r}: expected one of {', '.join(NETS)}")
     for k in ('total_steps', 'batch_size', 'log_every', 'ckpt_every', 'sample_every', 'keep_ckpts', 'max_bad_steps', 'n_samples'):
         if getattr(cfg, k) < 1: raise ValueError(f"--{k} must be at least 1, got {getattr(cfg, k)}")
@@ -136,6 +140,7 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     if cfg.micro_batch < 0 or cfg.micro_batch and (cfg.batch_size // world_size) % cfg.micro_batch:
         raise ValueError(f"--micro_batch {cfg.micro_batch} must be 0 or divide the per-rank batch {cfg.batch_size // world_size}")
     if not (math.isfinite(cfg.lr) and cfg.lr > 0): raise ValueError(f"--lr {cfg.lr}: expected a finite number > 0")
+    if not 0 <= cfg.lr_decay <= 1: raise ValueError(f"--lr_decay {cfg.lr_decay}: expected a fraction of the run in [0, 1]")
     for k in ('weight_decay', 'grad_clip'):
         if not (math.isfinite(getattr(cfg, k)) and getattr(cfg, k) >= 0): raise ValueError(f"--{k} {getattr(cfg, k)}: expected a finite number >= 0")
     if cfg.log_to not in ('', 'tensorboard'): raise ValueError(f"--log_to {cfg.log_to!r}: expected 'tensorboard' (or nothing)")
@@ -177,6 +182,15 @@ def ema_update(ema: list, # the EMA's tensors, e.g. `list(ema_model.parameters()
                rate: float): # the decay μ
     "θ̄ ← μ·θ̄ + (1 − μ)·θ in place, for matching lists of tensors (one fused call)."
     torch._foreach_lerp_(ema, params, 1 - rate)
+
+# %% ../nbs/10_train.ipynb #c5d32d9b
+def lr_at(k: int, # the step (0-based)
+          lr: float, total_steps: int,
+          decay: float = 0.0, # the fraction of the run, at its end, over which the rate falls linearly towards 0
+         ) -> float:
+    "The learning rate of step k: `lr`, then linearly towards 0 over the last `decay` fraction of `total_steps`."
+    start = total_steps * (1 - decay)
+    return lr if decay <= 0 or k < start else lr * max(total_steps - k, 0) / (total_steps - start)
 
 # %% ../nbs/10_train.ipynb #4754aa7b
 def flatten_parameters(params: list, # the tensors to hold in one buffer, e.g. `list(model.parameters())`
@@ -251,9 +265,8 @@ class Trainer:
                                          self.recipe.sigma_data, self.recipe.sigma_min)
         self.model = build_model(self.model_config).to(self.device)
         self.emas = [copy.deepcopy(self.model).requires_grad_(False) for _ in cfg.ema_rates]
-        gpu = self.device.type == 'cuda'   # on a GPU, one flat tensor for RAdam, the norm and the EMAs (see below)
-        self.params = [flatten_parameters(list(self.model.parameters()))] if gpu else list(self.model.parameters())
-        self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False)] if gpu else list(e.parameters()) for e in self.emas]
+        self.params = [flatten_parameters(list(self.model.parameters()))]   # one flat tensor for RAdam, the norm and the EMAs
+        self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False)] for e in self.emas]
         self.opt = torch.optim.RAdam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         if cfg.compile: self.model.net.compile(dynamic=False, backend=COMPILE_BACKEND)  # in place: same state_dict keys
         self.student = DDP(self.model) if self.world > 1 else self.model
@@ -329,6 +342,8 @@ def update(self: Trainer) -> dict|None:
     cfg, self.bad_steps = self.cfg, 0
     norm_due = cfg.grad_clip or _due(self.step + 1, cfg.log_every, cfg.total_steps)
     gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip or math.inf) if norm_due else None
+    if cfg.lr_decay:
+        for g in self.opt.param_groups: g['lr'] = lr_at(self.step, g.setdefault('base_lr', cfg.lr), cfg.total_steps, cfg.lr_decay)
     self.opt.step()
     for rate, ema in zip(cfg.ema_rates, self.ema_params): ema_update(ema, self.params, ema_rate(rate, self.step, cfg.ema_warmup))
     return dict(loss=self.loss.detach(), grad_norm=gnorm, c=self.c, N=self.batch['N'], **self.terms)
@@ -537,7 +552,16 @@ class Checkpointer(Callback):
         if _due(self.trainer.step, self.trainer.cfg.ckpt_every, self.trainer.cfg.total_steps): self.trainer.save()
 
 # %% ../nbs/10_train.ipynb #8625309f
-_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 'latent_norm', 'tail', 'total_steps', 'batch_size', 'seed')
+_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 's1', 'latent_norm', 'tail', 'total_steps', 'lr_decay',
+                   'batch_size', 'seed')
+
+def flat_optimizer_state(st: dict) -> dict:
+    "An optimiser `state_dict` over one flat parameter, from one over the separate tensors (checkpoints made before the CPU used one buffer)."
+    ids = st['param_groups'][0]['params']
+    if len(ids) == 1 or not st['state']: return st
+    per = [st['state'][i] for i in ids]
+    flat = {k: per[0][k].clone() if per[0][k].dim() == 0 else torch.cat([s[k].reshape(-1) for s in per]) for k in per[0]}   # 'step' is one scalar
+    return dict(state={0: flat}, param_groups=[dict(st['param_groups'][0], params=[0])])
 
 @patch
 def resume(self: Trainer):
@@ -552,7 +576,7 @@ def resume(self: Trainer):
     old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
     diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if old[k] != getattr(self.cfg, k)}
     if diff: raise UserError(f"--resume: {path} was trained with " + ', '.join(f'{k}={a!r} (now {b!r})' for k, (a, b) in diff.items()))
-    self.model.load_state_dict(st['model']); self.opt.load_state_dict(st['opt'])
+    self.model.load_state_dict(st['model']); self.opt.load_state_dict(flat_optimizer_state(st['opt']))
     for e, s in zip(self.emas, st['emas']): e.load_state_dict(s)
     for cb in self.cbs: cb.load_state_dict(st.get('callbacks', {}).get(type(cb).__name__, {}))
     self.step, self.skipped = st['step'], st['skipped']
@@ -565,9 +589,9 @@ def resume(self: Trainer):
 def apply_new_hyperparameters(self: Trainer):
     "After loading the optimiser: use this config's --lr and --weight_decay (how a diverging run is rescued), noting each change."
     for k in ('lr', 'weight_decay'):
-        old, new = self.opt.param_groups[0][k], getattr(self.cfg, k)
+        old, new = self.opt.param_groups[0].get(f'base_{k}', self.opt.param_groups[0][k]), getattr(self.cfg, k)
         if old == new: continue
-        for g in self.opt.param_groups: g[k] = new
+        for g in self.opt.param_groups: g[k] = new; g.pop(f'base_{k}', None)   # --lr_decay's base rate restarts from the new one
         self.changes.append(dict(step=self.step, event=f'{k} changed on resume', was=old, now=new))
         if self.is_main: print(f'lct_nb.train: --{k} {new} (the checkpoint used {old})', file=sys.stderr)
 
