@@ -4,7 +4,8 @@
 
 Prints steps/s, samples/s, peak memory, and the ratio of a full `Trainer.train_step` (objective: pair indices,
 noise, OT, robust loss, diffusion loss; backward; RAdam; EMA) to the network work it contains: one student
-forward+backward plus one target forward on the same shapes. The aim is a ratio <= 1.10.
+forward+backward plus one target forward on the same shapes. The aim is a ratio <= 1.05 (issue #14). Then it times the step's three phases
+(`prepare` on the host, `forward_backward`, `update`) one by one.
 """
 import argparse, resource, statistics, tempfile, time
 import torch
@@ -45,6 +46,11 @@ def main():
                 with torch.no_grad(): model(x0, t)
             out.float().pow(2).mean().backward()
         full, net = _time_pair(lambda: tr.train_step(next(data)), bare, a.steps)
+        parts = {k: [] for k in ('prepare', 'forward_backward', 'update')}
+        for _ in range(a.steps):                  # the step's three phases, each timed on its own
+            t0 = time.perf_counter(); b = tr.prepare(next(data)); t1 = time.perf_counter()
+            tr.forward_backward(b); t2 = time.perf_counter(); tr.update(); t3 = time.perf_counter()
+            for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2)): parts[k].append(v)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     params = sum(p.numel() for p in model.parameters())
     print(f'config: preset={a.preset} net={a.net} ({params/1e6:.2f} M params) batch={a.batch_size} '
@@ -52,6 +58,7 @@ def main():
     print(f'full train step : {full*1e3:8.1f} ms  ({1/full:6.2f} steps/s, {a.batch_size/full:7.0f} samples/s)')
     print(f'bare network    : {net*1e3:8.1f} ms  (student fwd+bwd + target fwd)')
     print(f'ratio full/bare : {full/net:8.3f}')
+    print('phases (median) : ' + ', '.join(f'{k} {statistics.median(v)*1e3:.1f} ms' for k, v in parts.items()))
     print(f'peak memory     : {peak:8.0f} MiB (max RSS)' + (f', {torch.cuda.max_memory_allocated()/2**20:.0f} MiB CUDA' if torch.cuda.is_available() else ''))
 
 

@@ -268,9 +268,13 @@ def _pr_inputs(a, cache, device) -> dict:
     return dict(pr_extractor=vgg, pr_ref=rank0_first(lambda: cache_reference(cache, vgg)))
 
 def _out_path(a, sigmas, extractor, step=None) -> str:
-    "--out, else eval_<checkpoint>_step<step>_nfe<n>_<extractor>.json beside the checkpoint: one file per step evaluated."
+    "--out, else eval_<checkpoint>_step<step>_nfe<n>[_<what differs from the defaults>]_<extractor>.json beside the checkpoint."
     ck, tag = Path(a.ckpt), '' if step is None else f'_step{step}'
-    return a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}{tag}_nfe{len(sigmas)}_{extractor.name}.json")
+    d = _parser().parse_args(['--ckpt', a.ckpt])           # the defaults: only what differs from them goes into the name
+    tag += f'_nfe{len(sigmas)}'
+    if tuple(sigmas) != tuple(_levels(argparse.Namespace(**{**vars(d), 'steps': len(sigmas)}))): tag += '_sigmas' + '-'.join(f'{s:g}' for s in sigmas)
+    tag += ''.join(f'_{k}{v}' for k in ('ema', 'n', 'seed', 'k') if (v := getattr(a, k)) != getattr(d, k))
+    return a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}{tag}_{extractor.name}.json")
 
 def main(argv=None):
     "Command-line entry: load a checkpoint, evaluate it across all ranks, write the JSON (rank 0) and print it."

@@ -18,3 +18,13 @@ def test_gpu_benchmark_tiny(tmp_path):
     assert math.isfinite(m['step_s']) and m['step_s'] > 0 and math.isfinite(m['loss'])
     assert r['flops_per_step'] > 0 and m['mfu'] is None and m['sample1_per_s'] > 0 and m['sample2_per_s'] > 0
     assert 'ms/step' in res.stdout and 'best: fp32' in res.stdout
+
+
+def test_train_step_benchmark_tiny():
+    "benchmarks/train_step.py prints the step's ratio to its bare network work and the time of its three phases."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    res = subprocess.run([sys.executable, 'benchmarks/train_step.py', '--steps', '2', '--batch_size', '16', '--threads', '1'],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    ratio = float(next(l for l in res.stdout.splitlines() if l.startswith('ratio full/bare')).split(':')[1])
+    assert 0.5 < ratio < 5 and 'phases (median) : prepare' in res.stdout
