@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from fastcore.script import store_true
-from sklearn.datasets import load_digits
 from tqdm.auto import tqdm
 from diffusers import AutoencoderKL
 from .core import atomic_write, write_json, array_moments, assets_dir, exit_error, call_cli, UserError
@@ -114,6 +113,7 @@ class ImageFolder:
 def digits_images(size:int=32, # output resolution (the 8×8 digits are upsampled bilinearly)
                  ) -> torch.Tensor: # (1797, 1, size, size) float32 in [-1, 1]
     "scikit-learn's bundled 8×8 digits, upsampled to `size`×`size` and mapped to [-1, 1]."
+    from sklearn.datasets import load_digits   # imported here: scikit-learn (and pandas) take a second to import
     x = torch.tensor(load_digits().images / 16., dtype=torch.float32)[:, None]
     return F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).clamp(0, 1) * 2 - 1
 
