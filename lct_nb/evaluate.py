@@ -244,7 +244,7 @@ def _cache(a, info:dict) -> LatentCache:
     "The latent cache to decode with (--latents, else the loader's), read as the model was trained; refused if its shape is not the model's."
     src, flag = a.latents or info.get('latents'), '--latents' if a.latents else f"the data of --ckpt {a.ckpt}"
     if not src: raise UserError("--latents: the loader reported no latent cache; pass --latents DIR")
-    try: cache = load_latent_cache(src, norm=info.get('latent_norm', 'channel'), tail=float(info.get('tail', 0.)), verify=False)
+    try: cache = load_latent_cache(src, norm=info.get('latent_norm', 'channel'), tail=float(info.get('tail', 0.)))   # checksum checked: a damaged cache would poison the reference
     except (ValueError, FileNotFoundError) as e: raise UserError(f"{flag}: {e}") from None
     want = info.get('latent_shape')
     if want is not None and tuple(want) != cache.shape:
