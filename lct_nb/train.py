@@ -558,10 +558,10 @@ _SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 's1', 'l
 def flat_optimizer_state(st: dict) -> dict:
     "An optimiser `state_dict` over one flat parameter, from one over the separate tensors (checkpoints made before the CPU used one buffer)."
     ids = st['param_groups'][0]['params']
-    if len(ids) == 1 or not st['state']: return st
-    per = [st['state'][i] for i in ids]
-    flat = {k: per[0][k].clone() if per[0][k].dim() == 0 else torch.cat([s[k].reshape(-1) for s in per]) for k in per[0]}   # 'step' is one scalar
-    return dict(state={0: flat}, param_groups=[dict(st['param_groups'][0], params=[0])])
+    if len(ids) == 1: return st
+    per = [st['state'][i] for i in ids if i in st['state']]
+    flat = {k: per[0][k].clone() if per[0][k].dim() == 0 else torch.cat([s[k].reshape(-1) for s in per]) for k in per[0]} if len(per) == len(ids) else None
+    return dict(state={0: flat} if flat else {}, param_groups=[dict(st['param_groups'][0], params=[0])])   # 'step' is one scalar
 
 @patch
 def resume(self: Trainer):
