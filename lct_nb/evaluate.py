@@ -270,10 +270,11 @@ def _pr_inputs(a, cache, device) -> dict:
 def _out_path(a, sigmas, extractor, step=None) -> str:
     "--out, else eval_<checkpoint>_step<step>_nfe<n>[_<what differs from the defaults>]_<extractor>.json beside the checkpoint."
     ck, tag = Path(a.ckpt), '' if step is None else f'_step{step}'
-    d = _parser().parse_args(['--ckpt', a.ckpt])           # the defaults: only what differs from them goes into the name
+    p = _parser()                                           # only what differs from its defaults goes into the name
     tag += f'_nfe{len(sigmas)}'
-    if tuple(sigmas) != tuple(_levels(argparse.Namespace(**{**vars(d), 'steps': len(sigmas)}))): tag += '_sigmas' + '-'.join(f'{s:g}' for s in sigmas)
-    tag += ''.join(f'_{k}{v}' for k in ('ema', 'n', 'seed', 'k') if (v := getattr(a, k)) != getattr(d, k))
+    if tuple(sigmas) != tuple(_levels(argparse.Namespace(steps=len(sigmas), sigmas=None, index=p.get_default('index')))):
+        tag += '_sigmas' + '-'.join(f'{s:g}' for s in sigmas)
+    tag += ''.join(f'_{k}{v}' for k in ('ema', 'n', 'seed', 'k') if (v := getattr(a, k)) != p.get_default(k))
     return a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}{tag}_{extractor.name}.json")
 
 def main(argv=None):

@@ -4,7 +4,7 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 
-from test_train import ROOT, FAST, _env, torchrun, metrics
+from test_train import ROOT, FAST, _env, torchrun, metrics, train_in_process
 
 pytestmark = pytest.mark.fault
 QUIET = [*FAST, '--sample_every', '100000']          # no sample grids on the way (one is made at the end)
@@ -14,13 +14,6 @@ def train(run, *args, timeout=600, **env):
     "Run `python -m lct_nb.train --run_dir run ARGS` to its end."
     return subprocess.run([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *args], capture_output=True, text=True,
                           timeout=timeout, env=_env(**env), cwd=ROOT)
-
-
-def train_in_process(run, *args, capsys):
-    "`lct_nb.train.main(['--run_dir', run, *args])` in this process, for errors raised before any work: (exit code, stderr)."
-    from lct_nb.train import main
-    with pytest.raises(SystemExit) as e: main(['--run_dir', str(run), *args])
-    return e.value.code, capsys.readouterr().err
 
 
 def start(cmd, **kw):

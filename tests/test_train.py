@@ -21,6 +21,13 @@ def torchrun(nproc, *args, timeout=600, check=True):
     return res
 
 
+def train_in_process(run, *args, capsys):
+    "`lct_nb.train.main(['--run_dir', run, *args])` in this process, for errors raised before any work: (exit code, stderr)."
+    from lct_nb.train import main
+    with pytest.raises(SystemExit) as e: main(['--run_dir', str(run), *args])
+    return e.value.code, capsys.readouterr().err
+
+
 def metrics(run_dir):
     return [json.loads(l) for l in (Path(run_dir)/'metrics.jsonl').read_text().splitlines()]
 
@@ -40,11 +47,9 @@ def test_help_lists_every_flag():
 ])
 def test_bad_input_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, args, world, message):
     "In this process (the real-process form of the same check is in test_faults_train.py): exit 2, one line, nothing written."
-    from lct_nb.train import main
     for k, v in dict(WORLD_SIZE=str(world), RANK='0', LOCAL_RANK='0').items(): monkeypatch.setenv(k, v)
-    with pytest.raises(SystemExit) as e: main(['--run_dir', str(tmp_path/'r'), *args])
-    err = capsys.readouterr().err
-    assert e.value.code == 2
+    code, err = train_in_process(tmp_path/'r', *args, capsys=capsys)
+    assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path/'r').exists()   # nothing was written
 
