@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import world, write_json, init_distributed, exit_error, one_line_errors, UserError
+from .core import world, eval_mode, write_json, init_distributed, exit_error, one_line_errors, UserError
 from .latents import ImageFolder, LatentCache, load_latent_cache, latent_cache_path, checked_device
 from .sampling import _model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
@@ -49,14 +49,11 @@ def generate_features(model: nn.Module,       # consistency model (run in eval m
     "Features (n, D) float32 of `n` decoded samples, generated across ranks; full array on rank 0, None elsewhere."
     rank, size = world()
     exts = list(extractor) if isinstance(extractor, (list, tuple)) else [extractor]
-    was_training, pieces = model.training, []
-    bar = tqdm(total=n, unit='sample', desc='sampling', disable=not progress or rank != 0)
-    model.eval()
-    try:
+    pieces, bar = [], tqdm(total=n, unit='sample', desc='sampling', disable=not progress or rank != 0)
+    with eval_mode(model), bar:   # callable mid-training: the model's mode is left as it was
         for lo, x in sample_batches(model, n, latent_shape, sigmas, seed, batch_size, rank, size, device):
             pieces.append((lo, _batch_features(exts, decode(x), quantize)))
             bar.update(min(len(x) * size, n - bar.n))   # rank 0's pace stands for all ranks'
-    finally: model.train(was_training); bar.close()    # callable mid-training: leave the model's mode as it was
     if size > 1:
         gathered = [None] * size if rank == 0 else None
         dist.gather_object(pieces, gathered, dst=0)

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import init_distributed, dist_env, host_read, exit_error, UserError, write_json, atomic_write, one_line_errors
+from .core import init_distributed, dist_env, host_read, eval_mode, exit_error, UserError, write_json, atomic_write, one_line_errors
 from .curriculum import nfe_at
 from .objective import LCTConfig, get_preset, check_config, ct_batch, ct_loss, loss_scale, calibrated_c
 from .nets import unet_config, model_config, build_model, PRESETS as NETS
@@ -609,7 +609,7 @@ class SampleGrids(Callback):
         model, shape = (tr.emas or [tr.model])[0], (tr.cfg.n_samples, *tr.data.shape)
         for name, sigmas in (('1step', (tr.recipe.sigma_max,)), ('2step', two_step_sigmas())):
             g = torch.Generator(tr.device).manual_seed(tr.cfg.seed)
-            lat = sample(model, prior(shape, sigmas[0], g, tr.device), sigmas, g, sigma_min=tr.recipe.sigma_min)
+            with eval_mode(model): lat = sample(model, prior(shape, sigmas[0], g, tr.device), sigmas, g, sigma_min=tr.recipe.sigma_min)
             paths.append(save_image_grid(decode_to_images(lat, tr.data), tr.run_dir/'samples'/f'step{tr.step:07d}_{name}.png'))
         return paths
 

@@ -257,12 +257,20 @@ def _corrupt_copy(run, tmp):
     return f
 
 
+def _flipped_cache(tmp):
+    "A 4×8×8 latent cache with one flipped byte in latents.npy (its checksum in meta.json no longer matches)."
+    c = write_latent_cache(tmp / 'flipped', np.random.default_rng(0).standard_normal((64, 4, 8, 8)).astype(np.float32),
+                           dict(vae=BUNDLED_VAE, source='synthetic 4×8×8'))
+    _flip_data_byte(c / 'latents.npy'); return c
+
+
 EVAL_BAD = [('--n 0', lambda run, tmp: ['--ckpt', run, '--n', '0'], ['--n must be at least 2, got 0']),
             ('--batch_size -1', lambda run, tmp: ['--ckpt', run, '--batch_size', '-1'], ['--batch_size must be at least 1, got -1']),
             ('missing --ckpt', lambda run, tmp: ['--ckpt', tmp / 'nope.pt'], ['--ckpt', 'nope.pt does not exist']),
             ('--latents not a cache', lambda run, tmp: ['--ckpt', run, '--latents', tmp], ['--latents', 'is not a latent cache (no meta.json)']),
             ('--ema beyond the EMAs', lambda run, tmp: ['--ckpt', run, '--ema', '3'], ['--ema 3', 'holds 1 EMA(s)']),
-            ('truncated checkpoint', lambda run, tmp: ['--ckpt', _corrupt_copy(run, tmp)], ['step0000004.pt', 'checksum'])]
+            ('truncated checkpoint', lambda run, tmp: ['--ckpt', _corrupt_copy(run, tmp)], ['step0000004.pt', 'checksum']),
+            ('flipped byte in --latents', lambda run, tmp: ['--ckpt', run, '--latents', _flipped_cache(tmp)], ['latents.npy', 'bytes changed'])]
 
 
 @pytest.mark.parametrize('case', EVAL_BAD, ids=lambda c: c[0])
