@@ -58,6 +58,8 @@ INTERACTIONS = [
 # Claims dropped after the pilot (seeds 0-1 of every arm) because the pooled spread says they cannot be resolved within the
 # study's budget on this machine; each keeps its pilot interval in claims.csv, with this reason in `status`.
 DROPPED = {}
+PILOT_SEEDS, TARGET_SEEDS = 2, 5   # the pilot: seeds 0-1 of every arm; kept arms then go on to 5 seeds
+BUDGET_RUNS = 12                   # runs after the pilot: ~1.5 h of two workers at ~15 min a run (this machine, 2026-11-30)
 TD21_ARMS = ('ilct', 'ilct_el', 'ilct_el_k0.5')   # seed-0 runs keep their TD values at N = 21 (Fig. 1, right)
 
 def run_name(arm, seed): return f'{arm}_s{seed}'
@@ -140,8 +142,10 @@ def worker(arm, seed, args):
     return res
 
 # ---------------------------------------------------------------- claims
-def load_results(out):
-    return [json.loads(p.read_text()) for p in sorted(Path(out, 'runs').glob('*.json'))]
+def load_results(out, seeds=None):
+    "Every finished run's result (a dict per `runs/*.json`), optionally only those of `seeds` (e.g. `range(PILOT_SEEDS)`)."
+    rs = [json.loads(p.read_text()) for p in sorted(Path(out, 'runs').glob('*.json'))]
+    return rs if seeds is None else [r for r in rs if r['seed'] in seeds]
 
 def paired_interval(logs, level=0.95):
     "Mean of paired log-ratios and its t-based interval, as ratios: (n, ratio, low, high); NaNs below 2 pairs."
@@ -177,13 +181,13 @@ def pooled_sd(logs_by_claim):
 def _by(rs):
     return {(r['arm'], r['seed']): r for r in rs}
 
-def claims(out):
+def claims(out, seeds=None):
     "One row per claim: paired FID ratio a/b with its 95% interval, the paired recall difference, verdict and sizing."
     import pandas as pd
-    rs = _by(load_results(out)); rows = []
+    rs = _by(load_results(out, seeds)); rows = []
     lr = lambda a, b, s: math.log(rs[a, s]['fid'] / rs[b, s]['fid'])
     paired = {claim: sorted(s for (arm, s) in rs if arm == a and (b, s) in rs) for claim, a, b, _ in CLAIMS}
-    sd, _ = spread(out)
+    sd, _ = spread(out, seeds)
     def row(claim, a, b, paper, logs, rec, sd):
         n, ratio, lo, hi = paired_interval(logs)
         rn, rd, rl, rh = _mean_interval(rec)
@@ -200,15 +204,33 @@ def claims(out):
             [(rs[a1, s]['recall'] - rs[b1, s]['recall']) - (rs[a2, s]['recall'] - rs[b2, s]['recall']) for s in ss], sd * math.sqrt(2))
     return pd.DataFrame(rows)
 
-def spread(out):
+def spread(out, seeds=None):
     "The study's pooled spread: `pooled_sd` of the paired ln-ratios of every claim of `CLAIMS`, from the runs on disk."
-    rs = _by(load_results(out))
+    rs = _by(load_results(out, seeds))
     return pooled_sd([[math.log(rs[a, s]['fid'] / rs[b, s]['fid']) for (arm, s) in rs if arm == a and (b, s) in rs] for _, a, b, _ in CLAIMS])
 
-def kept_arms():
+def suggest_drops(c, budget_runs=BUDGET_RUNS, target=TARGET_SEEDS, have=PILOT_SEEDS):
+    """The sizing rule, applied once to the pilot's claims table `c`: drop a claim whose pilot effect would need more than
+    `target` seeds at the pooled spread; then, while the kept claims' arms need more than `budget_runs` further runs to
+    reach `target` seeds, drop the kept claim that needs the most seeds (the later one on a tie). Returns {claim: reason}."""
+    drops = {}
+    for r in c.itertuples():
+        if not r.seeds_needed == r.seeds_needed or not r.seeds_needed:
+            drops[r.claim] = f'its pilot effect (ratio {r.ratio:.2f}) could not be resolved within 50 seeds at the pooled spread'
+        elif r.seeds_needed > target:
+            drops[r.claim] = f'its pilot effect (ratio {r.ratio:.2f}) would need about {int(r.seeds_needed)} seeds at the pooled spread, more than {target}'
+    while len(kept_arms(drops)) * (target - have) > budget_runs:
+        k = c[~c.claim.isin(list(drops))]
+        worst = k.sort_values('seeds_needed', kind='stable').iloc[-1]   # stable: on a tie, the claim listed later
+        drops[worst.claim] = (f'its pilot effect (ratio {worst.ratio:.2f}) would need about {int(worst.seeds_needed)} seeds, the most of the claims '
+                              f'left, and their arms exceeded the budget of {budget_runs} further runs')
+    return drops
+
+def kept_arms(dropped=None):
     "The arms the kept claims compare (the study runs more seeds of these only)."
-    arms = {x for c, a, b, _ in CLAIMS if c not in DROPPED for x in (a, b)}
-    arms |= {x for c, *pairs in INTERACTIONS if c not in DROPPED for pair in pairs for x in pair}
+    dropped = DROPPED if dropped is None else dropped
+    arms = {x for c, a, b, _ in CLAIMS if c not in dropped for x in (a, b)}
+    arms |= {x for c, *pairs in INTERACTIONS if c not in dropped for pair in pairs for x in pair}
     return [a for a in ARMS if a in arms]
 
 def write_claims(out):
