@@ -38,7 +38,7 @@ class TrainConfig:
     "Everything a training run needs; each field is a flag of `python -m lct_nb.train` with the same name."
     data: str = 'digits'         # latent cache folder written by `python -m lct_nb.latents`, or 'digits' (the bundled default)
     preset: str = 'full'         # recipe, a row of Table 2(a): ilct | cauchy | cauchy+diff | +ot | +c | full
-    net: str = 'tiny'            # UNet preset of lct_nb.nets: 'tiny' (bundled digits) or 'paper' (the authors' ADM net)
+    net: str = 'tiny'            # UNet preset of lct_nb.nets: 'tiny' (bundled digits), 'micro' (half its width) or 'paper' (the authors' ADM net)
     norm: str = ''               # replace the preset's norm layers: group | instance | layer | rms | nsln ('' keeps the preset's)
     ot: str = ''                 # replace the preset's OT pairing: none | local | global ('' keeps the preset's)
     c_schedule: str = ''         # replace the preset's robust-loss scale c: ict | paper | official | calibrated ('' keeps the preset's)
