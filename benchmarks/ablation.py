@@ -59,7 +59,7 @@ INTERACTIONS = [
 # study's budget on this machine; each keeps its pilot interval in claims.csv, with this reason in `status`.
 DROPPED = {}
 PILOT_SEEDS, TARGET_SEEDS = 2, 5   # the pilot: seeds 0-1 of every arm; kept arms then go on to 5 seeds
-BUDGET_RUNS = 12                   # runs after the pilot: ~1.5 h of two workers at ~15 min a run (this machine, 2026-11-30)
+BUDGET_RUNS = 9                    # runs after the pilot: ~75 min of two workers at ~16 min a run (what this machine had left, 2026-11-30)
 TD21_ARMS = ('ilct', 'ilct_el', 'ilct_el_k0.5')   # seed-0 runs keep their TD values at N = 21 (Fig. 1, right)
 
 def run_name(arm, seed): return f'{arm}_s{seed}'
