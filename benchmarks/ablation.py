@@ -156,9 +156,9 @@ def paired_interval(logs, level=0.95):
     h = stats.t.ppf((1 + level) / 2, n - 1) * se
     return n, math.exp(m), math.exp(m - h), math.exp(m + h)
 
-def verdict(low, high):
-    "The paper's direction is ratio < 1 (a beats b)."
-    if not (low == low): return 'too few seeds'
+def verdict(low, high, n=None, min_seeds=None):
+    "The paper's direction is ratio < 1 (a beats b). No verdict below `min_seeds` (default `TARGET_SEEDS`) paired seeds when `n` is given."
+    if not (low == low) or (n is not None and n < (min_seeds or TARGET_SEEDS)): return 'too few seeds'
     return 'reproduced' if high < 1 else 'contradicted' if low > 1 else 'unresolved'
 
 def seeds_to_resolve(logs, level=0.95, cap=50, sd=None):
@@ -191,7 +191,7 @@ def claims(out, seeds=None):
     def row(claim, a, b, paper, logs, rec, sd):
         n, ratio, lo, hi = paired_interval(logs)
         rn, rd, rl, rh = _mean_interval(rec)
-        rows.append(dict(claim=claim, a=a, b=b, seeds=n, steps=_steps(rs), ratio=ratio, ci_low=lo, ci_high=hi, verdict=verdict(lo, hi),
+        rows.append(dict(claim=claim, a=a, b=b, seeds=n, steps=_steps(rs), ratio=ratio, ci_low=lo, ci_high=hi, verdict=verdict(lo, hi, n),
                          recall_diff=rd, recall_low=rl, recall_high=rh, paper=paper,
                          seeds_needed=seeds_to_resolve(logs, sd=sd if sd == sd else None),
                          status=f'dropped: {DROPPED[claim]}' if claim in DROPPED else 'kept'))
