@@ -57,7 +57,26 @@ INTERACTIONS = [
 ]
 # Claims dropped after the pilot (seeds 0-1 of every arm) because the pooled spread says they cannot be resolved within the
 # study's budget on this machine; each keeps its pilot interval in claims.csv, with this reason in `status`.
-DROPPED = {}
+DROPPED = {   # frozen on 2026-11-30 from `suggest_drops(claims(out, seeds=range(PILOT_SEEDS)))` when the pilot was complete
+    'Cauchy beats Pseudo-Huber (Table 2a)':
+        'its pilot effect (ratio 1.18) would need about 6 seeds at the pooled spread, more than 5',
+    'diffusion loss at small t helps (Table 2a)':
+        'its pilot effect (ratio 1.10) would need about 12 seeds at the pooled spread, more than 5',
+    'calibrated c beats fixed c0':
+        'its pilot effect (ratio 0.87) would need about 7 seeds at the pooled spread, more than 5',
+    'Cauchy beats Pseudo-Huber, per-element latents':
+        'its pilot effect (ratio 0.87) would need about 8 seeds at the pooled spread, more than 5',
+    'Cauchy beats Pseudo-Huber, per-element latents with tail k=0.5':
+        'its pilot effect (ratio 1.18) would need about 6 seeds at the pooled spread, more than 5',
+    "Cauchy's advantage grows: tail k=0.5 vs per-channel":
+        'its pilot effect (ratio 1.00) could not be resolved within 50 seeds at the pooled spread',
+    "Cauchy's advantage grows: per-element vs per-channel":
+        'its pilot effect (ratio 0.74) would need about 5 seeds, the most of the claims left, and their arms exceeded the budget of 9 further runs',
+    'OT pairing helps (Table 2a)':
+        'its pilot effect (ratio 1.23) would need about 5 seeds, the most of the claims left, and their arms exceeded the budget of 9 further runs',
+    'calibrated c beats Eq. 11':
+        'its pilot effect (ratio 1.39) would need about 4 seeds, the most of the claims left, and their arms exceeded the budget of 9 further runs',
+}
 PILOT_SEEDS, TARGET_SEEDS = 2, 5   # the pilot: seeds 0-1 of every arm; kept arms then go on to 5 seeds
 BUDGET_RUNS = 9                    # runs after the pilot: ~75 min of two workers at ~16 min a run (what this machine had left, 2026-11-30)
 TD21_ARMS = ('ilct', 'ilct_el', 'ilct_el_k0.5')   # seed-0 runs keep their TD values at N = 21 (Fig. 1, right)
