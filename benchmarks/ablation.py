@@ -1,8 +1,8 @@
 """The reproduction study of `nbs/09_ablation.ipynb`: paired seeds, intervals, verdicts. One command, resumable.
 
-    python benchmarks/ablation.py                 # every run not yet on disk, 2 workers × 1 thread, then the claims table
-    python benchmarks/ablation.py --seeds 3       # the pilot: seeds 0-2 of every arm (measures the paired spread)
-    python benchmarks/ablation.py --table         # claims and sizing from the results on disk, no training
+    python benchmarks/ablation.py --seeds 2       # the pilot: seeds 0-1 of every arm (measures the paired spread)
+    python benchmarks/ablation.py --only +ot,+c,full --seeds 5   # the kept arms (`kept_arms()`, after DROPPED) to 5 seeds
+    python benchmarks/ablation.py --table         # claims, the pooled spread and the kept arms from the results on disk
 
 Protocol (issue #16): every arm trains the tiny UNet on the bundled digits latents for 2100 steps (7 curriculum stages of
 300) at batch 64 and is evaluated with 1-step digits-FID / precision / recall on 2000 samples. Seed s fixes the weights,
@@ -10,7 +10,9 @@ the data order and every noise draw, identically in every arm, so two arms are c
 ratio FID(a)/FID(b) is summarised by the mean of ln-ratios over seeds with a t-based 95% interval, and a claim is
 *reproduced* (interval below 1: a beats b, the paper's direction), *contradicted* (interval above 1) or *unresolved*.
 Runs are launched seed-major (seed 0 of every arm, then seed 1, ...), so an interrupted study always holds complete
-pairs. A finished run writes `results/ablation/runs/<arm>_s<seed>.json` and is skipped next time.
+pairs. No verdict is given below 5 paired seeds. The pilot's spread, pooled over the claims, sizes the study: claims
+that cannot be resolved within 5 seeds or within the budget are dropped once, after the pilot (`suggest_drops`,
+frozen in `DROPPED`), and keep their pilot intervals in claims.csv. A finished run writes `results/ablation/runs/<arm>_s<seed>.json` and is skipped next time.
 """
 import argparse, json, math, os, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
