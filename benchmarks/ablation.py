@@ -1,5 +1,6 @@
 """The reproduction study of `nbs/09_ablation.ipynb`: paired seeds, intervals, verdicts. One command, resumable.
 
+    python benchmarks/ablation.py                 # the whole planned study: the pilot, then the kept arms to 5 seeds
     python benchmarks/ablation.py --seeds 2       # the pilot: seeds 0-1 of every arm (measures the paired spread)
     python benchmarks/ablation.py --only +ot,+c,full --seeds 5   # the kept arms (`kept_arms()`, after DROPPED) to 5 seeds
     python benchmarks/ablation.py --table         # claims, the pooled spread and the kept arms from the results on disk
@@ -303,7 +304,8 @@ def main(argv=None):
     p.add_argument('--n_eval', type=int, default=2000, help='samples for 1-step digits-FID / precision / recall')
     p.add_argument('--probe', type=int, default=256, help='latents in the fixed TD-probe batch')
     p.add_argument('--jobs', type=int, default=2, help='runs in parallel (one thread each)')
-    p.add_argument('--only', default='', help='comma-separated arms to run (default: all)')
+    p.add_argument('--only', default='', help='comma-separated arms to run, seeds 0 .. --seeds-1 (default: the plan: seeds 0-1 of every arm, then the kept arms)')
+    p.add_argument('--dry_run', action='store_true', help='print the runs still to do and exit')
     p.add_argument('--table', action='store_true', help='print the claims of the results on disk and exit')
     p.add_argument('--worker', default='', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -313,13 +315,15 @@ def main(argv=None):
         arm, seed = args.worker.rsplit(':', 1); worker(arm, int(seed), args); return
     t0, todo = time.time(), []
     if not args.table:
+        sel = set(filter(None, args.only.split(',')))
+        plan = [r for r in run_list(args.seeds) if r[1] < PILOT_SEEDS or r[0] in kept_arms()]   # the pilot, then the kept arms
+        todo = [r for r in (run_list(args.seeds) if sel else plan) if (not sel or r[0] in sel) and not (out/'runs'/f'{run_name(*r)}.json').exists()]
+        print(f'ablation: {len(todo)} runs to do, {args.jobs} at a time, {args.steps} steps × batch {args.batch}', flush=True)
+        if args.dry_run: print(' '.join(run_name(*r) for r in todo)); return
         lock = out/'.launcher.pid'
         if lock.exists() and Path(f'/proc/{lock.read_text().strip()}').exists():
             sys.exit(f'ablation: another launcher (pid {lock.read_text().strip()}) is running on {out}; wait for it or delete {lock}')
         lock.write_text(str(os.getpid()))
-        sel = set(filter(None, args.only.split(',')))
-        todo = [r for r in run_list(args.seeds) if (not sel or r[0] in sel) and not (out/'runs'/f'{run_name(*r)}.json').exists()]
-        print(f'ablation: {len(todo)} runs to do, {args.jobs} at a time, {args.steps} steps × batch {args.batch}', flush=True)
         try: _launch(todo, args, out)
         finally: lock.unlink(missing_ok=True)
         wall = json.loads((out/'wall.json').read_text()) if (out/'wall.json').exists() else {}

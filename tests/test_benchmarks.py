@@ -28,3 +28,27 @@ def test_train_step_benchmark_tiny():
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     ratio = float(next(l for l in res.stdout.splitlines() if l.startswith('ratio full/bare')).split(':')[1])
     assert 0.5 < ratio < 5 and 'phases (median) : prepare' in res.stdout
+
+
+def test_ablation_plan_from_pilot(tmp_path):
+    "benchmarks/ablation.py on a pilot's run files: --dry_run lists seeds 2-4 of the kept arms only; --table writes claims.csv with the drops"
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import ablation
+    runs = tmp_path/'runs'; runs.mkdir()
+    for arm in ablation.ARMS:                       # made-up pilot FIDs: arms differ, seeds agree
+        for s in range(ablation.PILOT_SEEDS):
+            fid = 100 * (1 + 0.1 * list(ablation.ARMS).index(arm)) * (1.05 if s else 1)
+            (runs/f'{arm}_s{s}.json').write_text(json.dumps(dict(arm=arm, seed=s, fid=fid, recall=0.5, precision=0.5, steps=2100,
+                                                                 wall_s=1., train_s=1.)))
+    cmd = [sys.executable, 'benchmarks/ablation.py', '--out', str(tmp_path), '--work', str(tmp_path/'w')]
+    res = subprocess.run(cmd + ['--dry_run'], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    want = [f'{a}_s{s}' for s in range(ablation.PILOT_SEEDS, ablation.TARGET_SEEDS) for a in ablation.kept_arms()]
+    assert res.stdout.splitlines()[-1].split() == want and not (tmp_path/'w').exists()   # nothing trained
+    res = subprocess.run(cmd + ['--table'], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    import pandas as pd
+    c = pd.read_csv(tmp_path/'claims.csv')
+    assert set(c.verdict) == {'too few seeds'} and c.seeds.eq(ablation.PILOT_SEEDS).all()   # 2 seeds: intervals, no verdicts
+    dropped = c[c.status.str.startswith('dropped')].claim.tolist()
+    assert dropped == [k for k in c.claim if k in ablation.DROPPED] and len(dropped) == len(ablation.DROPPED)
