@@ -203,13 +203,17 @@ def pooled_sd(logs_by_claim):
 def _by(rs):
     return {(r['arm'], r['seed']): r for r in rs}
 
+def _claim_logs(rs):
+    "{claim: per-seed ln FID(a)/FID(b)} for every claim of `CLAIMS`, over the seeds both arms have in `rs` (a `_by` dict)."
+    return {claim: [math.log(rs[a, s]['fid'] / rs[b, s]['fid']) for s in sorted(s for (arm, s) in rs if arm == a and (b, s) in rs)]
+            for claim, a, b, _ in CLAIMS}
+
 def claims(out, seeds=None):
     "One row per claim: paired FID ratio a/b with its 95% interval, the paired recall difference, verdict and sizing."
     import pandas as pd
     rs = _by(load_results(out, seeds)); rows = []
     lr = lambda a, b, s: math.log(rs[a, s]['fid'] / rs[b, s]['fid'])
-    paired = {claim: sorted(s for (arm, s) in rs if arm == a and (b, s) in rs) for claim, a, b, _ in CLAIMS}
-    sd, _ = spread(out, seeds)
+    logs = _claim_logs(rs); sd, _ = pooled_sd(logs.values())
     def row(claim, a, b, paper, logs, rec, sd):
         n, ratio, lo, hi = paired_interval(logs)
         rn, rd, rl, rh = _mean_interval(rec)
@@ -218,8 +222,8 @@ def claims(out, seeds=None):
                          seeds_needed=seeds_to_resolve(logs, sd=sd if sd == sd else None),
                          status=f'dropped: {DROPPED[claim]}' if claim in DROPPED else 'kept'))
     for claim, a, b, paper in CLAIMS:
-        ss = paired[claim]
-        row(claim, a, b, paper, [lr(a, b, s) for s in ss], [rs[a, s]['recall'] - rs[b, s]['recall'] for s in ss], sd)
+        ss = sorted(s for (arm, s) in rs if arm == a and (b, s) in rs)
+        row(claim, a, b, paper, logs[claim], [rs[a, s]['recall'] - rs[b, s]['recall'] for s in ss], sd)
     for claim, (a1, b1), (a2, b2) in INTERACTIONS:   # a difference of two paired ln-ratios: about √2 × their spread
         ss = sorted(s for (arm, s) in rs if arm == a1 and all((x, s) in rs for x in (b1, a2, b2)))
         row(claim, f'{a1}/{b1}', f'{a2}/{b2}', '-', [lr(a1, b1, s) - lr(a2, b2, s) for s in ss],
@@ -228,8 +232,7 @@ def claims(out, seeds=None):
 
 def spread(out, seeds=None):
     "The study's pooled spread: `pooled_sd` of the paired ln-ratios of every claim of `CLAIMS`, from the runs on disk."
-    rs = _by(load_results(out, seeds))
-    return pooled_sd([[math.log(rs[a, s]['fid'] / rs[b, s]['fid']) for (arm, s) in rs if arm == a and (b, s) in rs] for _, a, b, _ in CLAIMS])
+    return pooled_sd(_claim_logs(_by(load_results(out, seeds))).values())
 
 def suggest_drops(c, budget_runs=BUDGET_RUNS, target=TARGET_SEEDS, have=PILOT_SEEDS):
     """The sizing rule, applied once to the pilot's claims table `c`: drop a claim whose pilot effect would need more than
@@ -316,8 +319,9 @@ def main(argv=None):
     t0, todo = time.time(), []
     if not args.table:
         sel = set(filter(None, args.only.split(',')))
-        plan = [r for r in run_list(args.seeds) if r[1] < PILOT_SEEDS or r[0] in kept_arms()]   # the pilot, then the kept arms
-        todo = [r for r in (run_list(args.seeds) if sel else plan) if (not sel or r[0] in sel) and not (out/'runs'/f'{run_name(*r)}.json').exists()]
+        runs = ([r for r in run_list(args.seeds) if r[0] in sel] if sel else   # the plan: the pilot, then the kept arms
+                [r for r in run_list(args.seeds) if r[1] < PILOT_SEEDS or r[0] in kept_arms()])
+        todo = [r for r in runs if not (out/'runs'/f'{run_name(*r)}.json').exists()]
         print(f'ablation: {len(todo)} runs to do, {args.jobs} at a time, {args.steps} steps × batch {args.batch}', flush=True)
         if args.dry_run: print(' '.join(run_name(*r) for r in todo)); return
         lock = out/'.launcher.pid'
