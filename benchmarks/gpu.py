@@ -21,7 +21,8 @@ import argparse, gc, itertools, json, statistics, sys, tempfile, time, traceback
 from pathlib import Path
 import numpy as np, torch
 from torch.utils.flop_counter import FlopCounterMode
-from lct_nb.train import TrainConfig, Trainer
+from dataclasses import replace
+from lct_nb.train import CONFIGS, Trainer
 from lct_nb.sampling import sample, prior, two_step_sigmas
 from lct_nb.latents import write_latent_cache
 
@@ -58,8 +59,8 @@ def run_sample(model, shape, sigmas, generator):
     return sample(model, prior(shape, sigmas[0], generator, generator.device), sigmas, generator)
 
 def make_trainer(a, cache, run_dir, mode, compiled):
-    cfg = TrainConfig(data=str(cache), net=a.net, preset=a.preset, ot=a.ot, batch_size=a.batch, bf16=mode == 'bf16',
-                      run_dir=str(run_dir), total_steps=PAPER_STEPS, compile=compiled, tf32=mode != 'fp32')
+    cfg = replace(CONFIGS['celebahq256'], data=str(cache), net=a.net, preset=a.preset, ot=a.ot, batch_size=a.batch,
+                  bf16=mode == 'bf16', run_dir=str(run_dir), total_steps=PAPER_STEPS, compile=compiled, tf32=mode != 'fp32')
     if compiled: torch._dynamo.reset()  # a fresh start per mode: no stale guards, no cache-size limit across modes
     tr = Trainer(cfg, cbs=[])
     torch.backends.cudnn.benchmark = a.cudnn_benchmark

@@ -1,6 +1,6 @@
 """Speed and memory of one training step of the default config, and its overhead over the bare network work.
 
-    python benchmarks/train_step.py [--steps 60] [--preset full] [--net tiny] [--batch_size 128] [--threads 2]
+    python benchmarks/train_step.py [--steps 60] [--preset full] [--net tiny] [--batch_size 64] [--threads 2]
 
 Prints steps/s, samples/s, peak memory, and the ratio of a full `Trainer.train_step` (objective: pair indices,
 noise, OT, robust loss, diffusion loss; backward; RAdam; EMA) to the network work it contains: one student
@@ -28,7 +28,7 @@ def main():
     p.add_argument('--preset', default='full')
     p.add_argument('--net', default='tiny')
     p.add_argument('--data', default='digits')
-    p.add_argument('--batch_size', type=int, default=128)
+    p.add_argument('--batch_size', type=int, default=TrainConfig.batch_size, help='global batch (default: the default config\'s)')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
     p.add_argument('--bf16', action='store_true')
     a = p.parse_args()
@@ -38,7 +38,7 @@ def main():
         tr = Trainer(cfg)
         data = tr.batches()
         x0 = next(data).to(tr.device)
-        tr.step = cfg.total_steps // 2            # mid-curriculum, N = 81 for the defaults
+        tr.step = cfg.total_steps // 2            # mid-curriculum (N = 41 for the defaults)
         model, t = tr.model, torch.full((len(x0),), 1.0, device=tr.device)
         def bare():
             with torch.autocast(tr.device.type, torch.bfloat16, enabled=a.bf16):

@@ -13,7 +13,7 @@ def test_compiled_ddp_run_compiles_only_in_its_first_step(tmp_path):
     run = tmp_path/'r'
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(ROOT/'tests'/'_compile_ddp.py'),
            '--run_dir', str(run), '--compile', '--total_steps', '7', '--batch_size', '16', '--log_every', '1',
-           '--ckpt_every', '7', '--sample_every', '7', '--n_samples', '4']   # one step per curriculum stage
+           '--ckpt_every', '7', '--sample_every', '7', '--n_samples', '4', '--s1', '640']   # one step per stage of the paper's 7
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}; env.pop('IN_TEST', None)
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]

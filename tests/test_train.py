@@ -138,7 +138,7 @@ def test_calibrated_c_agrees_across_ranks(tmp_path):
     "Two ranks probing different batches measure different TD medians; the broadcast gives both rank 0's c at every step."
     run = tmp_path/'r'
     torchrun(2, str(ROOT/'tests'/'_calibrated_ranks.py'), '--run_dir', str(run), '--preset', '+ot', '--c_schedule', 'calibrated',
-             '--total_steps', '14', '--sample_every', '1000', *FAST)
+             '--total_steps', '14', '--s1', '640', '--sample_every', '1000', *FAST)
     c0, c1 = (json.loads((run/f'c_rank{r}.json').read_text()) for r in (0, 1))
     assert len(c0) == 14 and c0 == c1
     per_stage = c0[::2]                                # 14 steps, 7 stages of 2 steps, one c per stage
