@@ -204,10 +204,13 @@ def pooled_sd(logs_by_claim):
 def _by(rs):
     return {(r['arm'], r['seed']): r for r in rs}
 
+def _paired(rs, a, *others):
+    "The seeds, sorted, that arm `a` and every arm of `others` have in `rs` (a `_by` dict)."
+    return sorted(s for (arm, s) in rs if arm == a and all((x, s) in rs for x in others))
+
 def _claim_logs(rs):
     "{claim: per-seed ln FID(a)/FID(b)} for every claim of `CLAIMS`, over the seeds both arms have in `rs` (a `_by` dict)."
-    return {claim: [math.log(rs[a, s]['fid'] / rs[b, s]['fid']) for s in sorted(s for (arm, s) in rs if arm == a and (b, s) in rs)]
-            for claim, a, b, _ in CLAIMS}
+    return {claim: [math.log(rs[a, s]['fid'] / rs[b, s]['fid']) for s in _paired(rs, a, b)] for claim, a, b, _ in CLAIMS}
 
 def claims(out, seeds=None):
     "One row per claim: paired FID ratio a/b with its 95% interval, the paired recall difference, verdict and sizing."
@@ -223,10 +226,10 @@ def claims(out, seeds=None):
                          seeds_needed=seeds_to_resolve(logs, sd=sd if sd == sd else None),
                          status=f'dropped: {DROPPED[claim]}' if claim in DROPPED else 'kept'))
     for claim, a, b, paper in CLAIMS:
-        ss = sorted(s for (arm, s) in rs if arm == a and (b, s) in rs)
+        ss = _paired(rs, a, b)
         row(claim, a, b, paper, logs[claim], [rs[a, s]['recall'] - rs[b, s]['recall'] for s in ss], sd)
     for claim, (a1, b1), (a2, b2) in INTERACTIONS:   # a difference of two paired ln-ratios: about √2 × their spread
-        ss = sorted(s for (arm, s) in rs if arm == a1 and all((x, s) in rs for x in (b1, a2, b2)))
+        ss = _paired(rs, a1, b1, a2, b2)
         row(claim, f'{a1}/{b1}', f'{a2}/{b2}', '-', [lr(a1, b1, s) - lr(a2, b2, s) for s in ss],
             [(rs[a1, s]['recall'] - rs[b1, s]['recall']) - (rs[a2, s]['recall'] - rs[b2, s]['recall']) for s in ss], sd * math.sqrt(2))
     return pd.DataFrame(rows)

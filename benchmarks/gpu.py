@@ -26,7 +26,7 @@ from lct_nb.train import CONFIGS, Trainer
 from lct_nb.sampling import sample, prior, two_step_sigmas
 from lct_nb.latents import write_latent_cache
 
-PAPER_STEPS = 295_400  # the paper's CelebA-HQ 256 run
+PAPER_STEPS = CONFIGS['celebahq256'].total_steps  # the paper's CelebA-HQ 256 run: 295,400 steps
 PEAKS = (('H100 PCIe', dict(fp32=51e12, tf32=378e12, bf16=756e12)), ('H100 NVL', dict(fp32=60e12, tf32=418e12, bf16=835e12)),
          ('H100', dict(fp32=67e12, tf32=494e12, bf16=989e12)), ('H200', dict(fp32=67e12, tf32=494e12, bf16=989e12)))  # dense
 
@@ -60,7 +60,7 @@ def run_sample(model, shape, sigmas, generator):
 
 def make_trainer(a, cache, run_dir, mode, compiled):
     cfg = replace(CONFIGS['celebahq256'], data=str(cache), net=a.net, preset=a.preset, ot=a.ot, batch_size=a.batch,
-                  bf16=mode == 'bf16', run_dir=str(run_dir), total_steps=PAPER_STEPS, compile=compiled, tf32=mode != 'fp32')
+                  bf16=mode == 'bf16', run_dir=str(run_dir), compile=compiled, tf32=mode != 'fp32')
     if compiled: torch._dynamo.reset()  # a fresh start per mode: no stale guards, no cache-size limit across modes
     tr = Trainer(cfg, cbs=[])
     torch.backends.cudnn.benchmark = a.cudnn_benchmark
