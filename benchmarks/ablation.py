@@ -26,8 +26,8 @@ STAGES = (11, 21, 41, 81, 161, 321, 641)
 
 # Every arm starts from BASE, pinned here so that a later change of TrainConfig's digits defaults (issue #14 tunes them for
 # speed) cannot change the study half-way: these are the defaults the study's first runs were made with.
-BASE = dict(net='tiny', lr=3e-4, lr_decay=0.0, s1=0, weight_decay=1e-4, ema_rates=(0.999,), ema_warmup=True, grad_clip=0.0,
-            micro_batch=0)
+BASE = dict(net='tiny', lr=3e-4, lr_decay=0.0, s1=0, weight_decay=1e-4, betas=(0.9, 0.999), ema_rates=(0.999,), ema_warmup=True,
+            grad_clip=0.0, micro_batch=0)
 # arm name: the TrainConfig fields it sets on top of BASE. Two arms differing in one field compare that one technique.
 ARMS = {
     'ilct':           dict(preset='ilct'),                 # Table 2(a) rows, each adding one technique to the row above

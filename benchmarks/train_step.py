@@ -9,6 +9,7 @@ forward+backward plus one target forward on the same shapes. The aim is a ratio 
 """
 import argparse, resource, statistics, tempfile, time
 import torch
+from lct_nb.core import beside
 from lct_nb.train import TrainConfig, Trainer
 
 
@@ -31,10 +32,12 @@ def main():
     p.add_argument('--batch_size', type=int, default=TrainConfig.batch_size, help='global batch (default: the default config\'s)')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
     p.add_argument('--bf16', action='store_true')
+    p.add_argument('--overlap', action=argparse.BooleanOptionalAction, default=TrainConfig.overlap,
+                   help="the trainer's --overlap: on a CPU, the target's forward on a second thread (default: the default config's)")
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as d:
-        cfg = TrainConfig(run_dir=d, preset=a.preset, net=a.net, data=a.data, batch_size=a.batch_size, total_steps=10**6, bf16=a.bf16)
+        cfg = TrainConfig(run_dir=d, preset=a.preset, net=a.net, data=a.data, batch_size=a.batch_size, total_steps=10**6, bf16=a.bf16, overlap=a.overlap)
         tr = Trainer(cfg)
         data = tr.batches()
         x0 = next(data).to(tr.device)
@@ -42,8 +45,12 @@ def main():
         model, t = tr.model, torch.full((len(x0),), 1.0, device=tr.device)
         def bare():
             with torch.autocast(tr.device.type, torch.bfloat16, enabled=a.bf16):
-                out = model(x0, t)
-                with torch.no_grad(): model(x0, t)
+                if tr.overlap:                    # the same arrangement as the step's: the target beside the student
+                    with beside(lambda: model(x0, t)) as pending: out = model(x0, t)
+                    pending()
+                else:
+                    out = model(x0, t)
+                    with torch.no_grad(): model(x0, t)
             out.float().pow(2).mean().backward()
         full, net = _time_pair(lambda: tr.train_step(next(data)), bare, a.steps)
         parts = {k: [] for k in ('prepare', 'forward_backward', 'update')}
@@ -54,7 +61,7 @@ def main():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     params = sum(p.numel() for p in model.parameters())
     print(f'config: preset={a.preset} net={a.net} ({params/1e6:.2f} M params) batch={a.batch_size} '
-          f'latents={tuple(x0.shape[1:])} threads={torch.get_num_threads()} device={tr.device} bf16={a.bf16}')
+          f'latents={tuple(x0.shape[1:])} threads={torch.get_num_threads()} device={tr.device} bf16={a.bf16} overlap={tr.overlap}')
     print(f'full train step : {full*1e3:8.1f} ms  ({1/full:6.2f} steps/s, {a.batch_size/full:7.0f} samples/s)')
     print(f'bare network    : {net*1e3:8.1f} ms  (student fwd+bwd + target fwd)')
     print(f'ratio full/bare : {full/net:8.3f}')

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, replace, asdict
 from functools import lru_cache
 import torch
+from .core import beside
 from .consistency import karras_sigmas, ct_pair
 from .curriculum import nfe_at, lognormal_index_probs, sample_pair_index, ict_weight, c_schedule
 from .losses import get_distance, DISTANCES, NORMS
@@ -142,10 +143,16 @@ def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
             cfg: LCTConfig, # the recipe
             c: float, # the robust distance's scale
             target=None, # the stop-gradient target f_θ⁻; default: `model` itself
-            n: tuple|None = None): # (batch size, diffusion samples) of the whole batch `b` is a slice of; default `b`'s own
+            n: tuple|None = None, # (batch size, diffusion samples) of the whole batch `b` is a slice of; default `b`'s own
+            overlap: bool = False): # run the target on a second CPU thread beside the student (`beside`, chapter 00)
     "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
-    f = model(b['x_next'], b['t_next'])
-    with torch.no_grad(): f_tgt = (model if target is None else target)(b['x_cur'], b['t_cur'])
+    tgt = model if target is None else target
+    if overlap:
+        with beside(lambda: tgt(b['x_cur'], b['t_cur'])) as pending: f = model(b['x_next'], b['t_next'])
+        f_tgt = pending()
+    else:
+        f = model(b['x_next'], b['t_next'])
+        with torch.no_grad(): f_tgt = tgt(b['x_cur'], b['t_cur'])
     mask = b['diff_mask']
     n_all, n_diff = n if n is not None else (len(mask), mask.sum())
     ct = (b['w'] * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).sum() / n_all

@@ -45,12 +45,13 @@ class TrainConfig:
     s1: int = 160                # replace the preset's final grid size s1 of the curriculum (Eq. 10; 0 keeps the preset's 640, the paper's; 160 suits short runs)
     latent_norm: str = 'channel' # normalise the latents per 'channel' or per 'element' (the authors' code; see chapter 00)
     tail: float = 0.0            # tail weight k: train on sinh(k·u)/k of the standardised latents, decode through its inverse (0: off)
-    total_steps: int = 1200      # K, the length of the run; the curriculum's stages (5 with s1 = 160, 7 with 640) split it evenly (Eq. 10)
+    total_steps: int = 960       # K, the length of the run; the curriculum's stages (5 with s1 = 160, 7 with 640) split it evenly (Eq. 10)
     batch_size: int = 64         # global batch, split evenly over the ranks (paper: 128; 64 halves a CPU step)
     micro_batch: int = 0         # cap on the samples of one forward pass per rank; a step accumulates batch_size / (world × micro_batch) of them (0: no cap)
-    lr: float = 1e-3             # RAdam learning rate (paper: 1e-4; 1e-3 for a 1200-step CPU run)
+    lr: float = 1e-3             # RAdam learning rate (paper: 1e-4; 1e-3 for a 960-step CPU run)
     lr_decay: float = 0.3        # fraction of the run, at its end, over which the lr falls linearly towards 0 (0: constant, as the paper)
     weight_decay: float = 1e-4   # RAdam weight decay (paper: 1e-4)
+    betas: tuple = (0.9, 0.99)   # RAdam's β1, β2 (paper: PyTorch's (0.9, 0.999); a β2 of 0.99 follows the gradient's growth from stage to stage)
     ema_rates: tuple = (0.999,)  # decay rates of the evaluation EMAs of the weights; the first makes the samples (paper: 0.99993)
     ema_warmup: bool = True      # use min(μ, (1+k)/(10+k)) so a short run has a usable EMA early (paper: off)
     grad_clip: float = 0.0       # clip the global gradient norm to this; 0 turns clipping off (paper: off)
@@ -67,12 +68,13 @@ class TrainConfig:
     export: bool = True          # at the end, write run_dir/model/: the first EMA as a folder LCTPipeline.from_pretrained loads (chapter 11)
     log_to: str = ''             # also log to 'tensorboard' (scalars and sample grids in run_dir/tensorboard; pip install 'lct_nb[tensorboard]')
     compile: bool = False        # torch.compile the UNet (worth it on a GPU; compiling costs minutes of start-up)
+    overlap: bool = True         # on a CPU with 2+ threads, the target's forward on its own thread beside the student's (no effect on a GPU, with --compile or dropout)
     tf32: bool = True            # TF32 matmuls and convolutions on a GPU (paper: on, PyTorch's old default); no effect on a CPU
 
 # %% ../nbs/10_train.ipynb #38fd6d85
 CONFIGS = dict(
     digits=TrainConfig(),
-    celebahq256=TrainConfig(data='latents/celebahq256', net='paper', total_steps=295_400, batch_size=128, lr=1e-4, lr_decay=0.0, s1=0,
+    celebahq256=TrainConfig(data='latents/celebahq256', net='paper', total_steps=295_400, batch_size=128, lr=1e-4, lr_decay=0.0, s1=0, betas=(0.9, 0.999),
                             ema_rates=(0.99993,), ema_warmup=False, run_dir='runs/celebahq256', log_every=100,
                             ckpt_every=5000, keep_ckpts=3, sample_every=10_000),
 )  # named configs for `--config NAME`; any field can still be overridden by its flag
@@ -148,6 +150,7 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     if cfg.latent_norm not in ('channel', 'element'): raise ValueError(f"--latent_norm {cfg.latent_norm!r}: expected 'channel' or 'element'")
     if not (math.isfinite(cfg.tail) and cfg.tail >= 0): raise ValueError(f"--tail {cfg.tail}: expected a finite number >= 0")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
+    if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas): raise ValueError(f"--betas {' '.join(map(str, cfg.betas))}: expected two numbers in [0, 1)")
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
     if ckpt and not cfg.resume: raise ValueError(f"--run_dir {cfg.run_dir} already holds {ckpt.name}: pass --resume to continue it, or choose another --run_dir")
     if cfg.data != 'digits' and not Path(cfg.data).exists(): raise ValueError(f"--data {cfg.data}: no such latent cache (make one with `python -m lct_nb.latents IMAGE_DIR {cfg.data}`)")
@@ -267,9 +270,11 @@ class Trainer:
         self.emas = [copy.deepcopy(self.model).requires_grad_(False) for _ in cfg.ema_rates]
         self.params = [flatten_parameters(list(self.model.parameters()))]   # one flat tensor for RAdam, the norm and the EMAs
         self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False)] for e in self.emas]
-        self.opt = torch.optim.RAdam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        self.opt = torch.optim.RAdam(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, foreach=True)
         if cfg.compile: self.model.net.compile(dynamic=False, backend=COMPILE_BACKEND)  # in place: same state_dict keys
         self.student = DDP(self.model) if self.world > 1 else self.model
+        self.overlap = (cfg.overlap and self.device.type == 'cpu' and torch.get_num_threads() > 1 and not cfg.compile
+                        and not any(isinstance(m, torch.nn.Dropout) and m.p for m in self.model.modules()))   # see `beside`
         self.gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.rank)   # pairs and noise, drawn on the host
         self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
         self.signal, self.stop_t, self.stopping, self.saved_step = None, torch.zeros((), device=self.device), 0, None
@@ -323,7 +328,7 @@ def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
     for j, b in enumerate(parts):           # DDP all-reduces the gradients once, in the last micro-batch's backward
         with self.student.no_sync() if self.world > 1 and j < len(parts) - 1 else nullcontext():
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.bf16):
-                self.loss, self.terms = ct_loss(self.student, b, self.recipe, self.c, target=self.model, n=n)
+                self.loss, self.terms = ct_loss(self.student, b, self.recipe, self.c, target=self.model, n=n, overlap=self.overlap)
             self('after_loss')
             self.loss.backward()
         total, terms = total + self.loss.detach(), terms + [self.terms]
@@ -587,9 +592,10 @@ def resume(self: Trainer):
 
 @patch
 def apply_new_hyperparameters(self: Trainer):
-    "After loading the optimiser: use this config's --lr and --weight_decay (how a diverging run is rescued), noting each change."
-    for k in ('lr', 'weight_decay'):
+    "After loading the optimiser: use this config's --lr, --weight_decay and --betas (how a diverging run is rescued), noting each change."
+    for k in ('lr', 'weight_decay', 'betas'):
         old, new = self.opt.param_groups[0].get(f'base_{k}', self.opt.param_groups[0][k]), getattr(self.cfg, k)
+        if k == 'betas': old, new = tuple(old), tuple(new)
         if old == new: continue
         for g in self.opt.param_groups: g[k] = new; g.pop(f'base_{k}', None)   # --lr_decay's base rate restarts from the new one
         self.changes.append(dict(step=self.step, event=f'{k} changed on resume', was=old, now=new))

@@ -77,17 +77,18 @@ def test_divergence_leaves_only_finite_checkpoints_and_never_exits_0(tmp_path):
 
 
 def test_lr_and_weight_decay_given_on_resume_are_applied_and_logged(tmp_path):
-    "SIGKILL, then --resume --lr 1e-4 --weight_decay 0 → the optimiser uses them, metrics.jsonl records each change, config.json the new values"
+    "SIGKILL, then --resume --lr 1e-4 --weight_decay 0 --betas 0.8 0.9 → the optimiser uses them, metrics.jsonl records each change, config.json the new values"
     run, args = tmp_path/'r', ['--total_steps', '30', '--ckpt_every', '10', '--lr_decay', '0', *QUIET]
-    sigkill_after(run, 12, *args)
-    res = train(run, *args, '--resume', '--lr', '1e-4', '--weight_decay', '0')
+    sigkill_after(run, 12, *args, '--betas', '0.9', '0.99')
+    res = train(run, *args, '--resume', '--lr', '1e-4', '--weight_decay', '0', '--betas', '0.8', '0.9')
     assert res.returncode == 0, res.stderr[-3000:]
     ev = {m['event']: (m['was'], m['now'], m['step']) for m in metrics(run) if 'event' in m}
-    assert ev == {'lr changed on resume': (1e-3, 1e-4, 10), 'weight_decay changed on resume': (1e-4, 0.0, 10)}, ev
+    assert ev == {'lr changed on resume': (1e-3, 1e-4, 10), 'weight_decay changed on resume': (1e-4, 0.0, 10),
+                  'betas changed on resume': ([0.9, 0.99], [0.8, 0.9], 10)}, ev
     g = ckpt(run)['opt']['param_groups'][0]
-    assert (g['lr'], g['weight_decay']) == (1e-4, 0.0)
+    assert (g['lr'], g['weight_decay'], tuple(g['betas'])) == (1e-4, 0.0, (0.8, 0.9))
     assert [m['lr'] for m in metrics(run) if 'loss' in m and m['step'] > 10] == [1e-4] * 20
-    conf = json.loads((run/'config.json').read_text()); assert (conf['lr'], conf['weight_decay']) == (1e-4, 0.0)
+    conf = json.loads((run/'config.json').read_text()); assert (conf['lr'], conf['weight_decay'], conf['betas']) == (1e-4, 0.0, [0.8, 0.9])
 
 
 def test_torn_metrics_line_is_repaired_on_resume(tmp_path):
