@@ -74,7 +74,7 @@ def stepper(tr, xs):
     it = itertools.cycle(xs)
     nxt = [tr.prepare(next(it))]
     def step():
-        tr.forward_backward(nxt[0]); nxt[0] = tr.prepare(next(it)); return tr.update()
+        nxt[0] = tr.forward_backward(nxt[0], side=lambda: tr.prepare(next(it))); return tr.update()
     return step
 
 def bare_step(tr, mode):

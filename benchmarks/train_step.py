@@ -2,10 +2,11 @@
 
     python benchmarks/train_step.py [--steps 60] [--preset full] [--net tiny] [--batch_size 64] [--threads 2]
 
-Prints steps/s, samples/s, peak memory, and the ratio of a full `Trainer.train_step` (objective: pair indices,
-noise, OT, robust loss, diffusion loss; backward; RAdam; EMA) to the network work it contains: one student
-forward+backward plus one target forward on the same shapes. The aim is a ratio <= 1.05 (issue #14). Then it times the step's three phases
-(`prepare` on the host, `forward_backward`, `update`) one by one.
+Prints steps/s, samples/s, peak memory, and the ratio of a full training step as `fit` runs it (objective: pair
+indices, noise, OT, robust loss, diffusion loss; backward; RAdam; EMA; the next batch drawn meanwhile through
+`forward_backward(side=)`) to the network work it contains: one student forward+backward plus one target forward on
+the same shapes. The aim is a ratio <= 1.05 (issue #14). Then it times the step's three phases (`prepare` on the
+host, `forward_backward`, `update`) one by one.
 """
 import argparse, resource, statistics, tempfile, time
 import torch
@@ -52,7 +53,10 @@ def main():
                     out = model(x0, t)
                     with torch.no_grad(): model(x0, t)
             out.float().pow(2).mean().backward()
-        full, net = _time_pair(lambda: tr.train_step(next(data)), bare, a.steps)
+        nxt = [tr.prepare(next(data))]
+        def step():                               # one step as `fit` runs it: the next batch drawn meanwhile, then the update
+            nxt[0] = tr.forward_backward(nxt[0], side=lambda: tr.prepare(next(data))); tr.update()
+        full, net = _time_pair(step, bare, a.steps)
         parts = {k: [] for k in ('prepare', 'forward_backward', 'update')}
         for _ in range(a.steps):                  # the step's three phases, each timed on its own
             t0 = time.perf_counter(); b = tr.prepare(next(data)); t1 = time.perf_counter()

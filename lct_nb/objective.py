@@ -144,15 +144,21 @@ def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
             c: float, # the robust distance's scale
             target=None, # the stop-gradient target f_θ⁻; default: `model` itself
             n: tuple|None = None, # (batch size, diffusion samples) of the whole batch `b` is a slice of; default `b`'s own
-            overlap: bool = False): # run the target on a second CPU thread beside the student (`beside`, chapter 00)
+            overlap: bool = False, # run the target on a second CPU thread beside the student (`beside`, chapter 00)
+            side=None): # a function of no arguments run after the target's forward on its thread (the trainer draws its next batch)
     "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
     tgt = model if target is None else target
+    def target():
+        y = tgt(b['x_cur'], b['t_cur'])
+        if side is not None:
+            with torch.autocast(y.device.type, enabled=False): side()   # host work: no autocast, whatever the step uses
+        return y
     if overlap:
-        with beside(lambda: tgt(b['x_cur'], b['t_cur'])) as pending: f = model(b['x_next'], b['t_next'])
+        with beside(target) as pending: f = model(b['x_next'], b['t_next'])
         f_tgt = pending()
     else:
         f = model(b['x_next'], b['t_next'])
-        with torch.no_grad(): f_tgt = tgt(b['x_cur'], b['t_cur'])
+        with torch.no_grad(): f_tgt = target()
     mask = b['diff_mask']
     n_all, n_diff = n if n is not None else (len(mask), mask.sum())
     ct = (b['w'] * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).sum() / n_all

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
-           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'flatten_parameters', 'Callback',
-           'CalibratedC', 'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals',
-           'json_line', 'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer',
+           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'flatten_parameters', 'InPlaceRAdam',
+           'Callback', 'CalibratedC', 'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer',
+           'caught_signals', 'json_line', 'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer',
            'flat_optimizer_state', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks', 'model_from_checkpoint',
            'train', 'main']
 
@@ -210,6 +210,43 @@ def flatten_parameters(params: list, # the tensors to hold in one buffer, e.g. `
         off += n
     return flat
 
+# %% ../nbs/10_train.ipynb #561b29e5
+class InPlaceRAdam(torch.optim.RAdam):
+    "PyTorch's RAdam (L2 weight decay), its foreach step's operations in their order, into one scratch buffer per tensor."
+    def __init__(self, params, # tensors or parameter groups, as for `torch.optim.RAdam`
+                 lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=True)
+        self.scratch = {}   # parameter -> a buffer of its size; holds nothing between steps, so it is not saved
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        "One RAdam step on every parameter with a gradient; the gradient is left unchanged."
+        loss = None
+        if closure is not None:
+            with torch.enable_grad(): loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group['betas']; lr, wd, eps = group['lr'], group['weight_decay'], group['eps']
+            rho_inf = 2 / (1 - beta2) - 1
+            for p in group['params']:
+                if p.grad is None: continue
+                st = self.state[p]
+                if not st: st.update(step=torch.tensor(0.0, dtype=torch.get_default_dtype()), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                s = self.scratch.get(p)
+                if s is None or s.shape != p.shape: s = self.scratch[p] = torch.empty_like(p)
+                st['step'] += 1; t = st['step'].item()   # a CPU tensor, as in PyTorch's RAdam: no device sync
+                m, v, g = st['exp_avg'], st['exp_avg_sq'], p.grad
+                if wd: g = torch.add(g, p, alpha=wd, out=s)                   # g + λθ
+                m.lerp_(g, 1 - beta1)                                        # m_t
+                v.mul_(beta2); v.addcmul_(g, g, value=1 - beta2)             # v_t
+                rho_t = rho_inf - 2 * t * (beta2 ** t) / (1 - beta2 ** t)
+                rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5 if rho_t > 5 else 0
+                bc1 = 1 - beta1 ** t
+                adam = ((1 - beta2 ** t) ** 0.5) * (lr * rect / bc1) * -1   # -η r_t √(1-β2^t)/(1-β1^t); -0.0 while ρ_t <= 5
+                plain = (lr * (0 if rect > 0 else 1.0) / bc1) * -1          # -η/(1-β1^t) while ρ_t <= 5, else -0.0
+                torch.sqrt(v, out=s); s.add_(eps); s.div_(adam); s.reciprocal_(); s.add_(plain)
+                p.addcmul_(m, s)                                             # θ += m_t · (adam/(√v_t+ε) + plain)
+        return loss
+
 # %% ../nbs/10_train.ipynb #52b13d83
 EVENTS = ('before_fit', 'before_stage', 'before_step', 'after_loss', 'after_step', 'after_stage', 'after_fit', 'after_cancel')
 
@@ -270,7 +307,7 @@ class Trainer:
         self.emas = [copy.deepcopy(self.model).requires_grad_(False) for _ in cfg.ema_rates]
         self.params = [flatten_parameters(list(self.model.parameters()))]   # one flat tensor for RAdam, the norm and the EMAs
         self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False)] for e in self.emas]
-        self.opt = torch.optim.RAdam(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, foreach=True)
+        self.opt = InPlaceRAdam(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         if cfg.compile: self.model.net.compile(dynamic=False, backend=COMPILE_BACKEND)  # in place: same state_dict keys
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.overlap = (cfg.overlap and self.device.type == 'cpu' and torch.get_num_threads() > 1 and not cfg.compile
@@ -315,7 +352,8 @@ def _micro_batches(b: dict, m: int) -> list:
     return [dict(b, **{k: b[k][j:j + m] for k in _DEVICE_KEYS}) for j in range(0, B, m)]
 
 @patch
-def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
+def forward_backward(self: Trainer, batch: dict, # a batch from `prepare`
+                     side=None): # host work to do meanwhile, e.g. draw the next batch; its result is returned
     "The objective on `batch` (Eq. 4 + β·Eq. 9) and backward, by micro-batches; the finite and stop flags agreed by all ranks on the device."
     self.batch = _to_device(batch, self.device)
     if self.signal: self.stop_t.fill_(self.signal)   # a signal seen on this rank (no host wait)
@@ -324,17 +362,22 @@ def forward_backward(self: Trainer, batch: dict): # a batch from `prepare`
     if self.c is None: raise RuntimeError("c_schedule='calibrated' needs the `CalibratedC` callback to set the trainer's c")
     self.opt.zero_grad(set_to_none=False)   # in place: on a GPU the gradients are views into one buffer
     parts, n = _micro_batches(self.batch, self.cfg.micro_batch), (len(self.batch['x0']), self.batch['diff_mask'].sum())
-    total, terms = 0., []
+    total, terms, done = 0., [], []
+    run_side = None if side is None else lambda: done.append(side())
     for j, b in enumerate(parts):           # DDP all-reduces the gradients once, in the last micro-batch's backward
         with self.student.no_sync() if self.world > 1 and j < len(parts) - 1 else nullcontext():
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.bf16):
-                self.loss, self.terms = ct_loss(self.student, b, self.recipe, self.c, target=self.model, n=n, overlap=self.overlap)
+                self.loss, self.terms = ct_loss(self.student, b, self.recipe, self.c, target=self.model, n=n, overlap=self.overlap,
+                                                side=run_side if self.overlap and j == 0 else None)   # beside the student's forward
             self('after_loss')
             self.loss.backward()
         total, terms = total + self.loss.detach(), terms + [self.terms]
     self.loss, self.terms = total, {k: sum(t[k] for t in terms) for k in terms[0]}
     self.flags = torch.stack([1 - torch.isfinite(self.loss).float(), self.stop_t])   # (loss not finite, signal number)
     if self.world > 1: dist.all_reduce(self.flags, op=dist.ReduceOp.MAX)            # any rank's verdict is every rank's
+    if run_side and not done: run_side()    # not beside the network: after it is queued (a GPU works through it meanwhile)
+    return done[0] if done else None
+
 
 # %% ../nbs/10_train.ipynb #3811c5a6
 def _due(step, every, total): return step % every == 0 or step == total
@@ -385,8 +428,8 @@ def loop(self: Trainer):
     self.model.train()
     while self.step < cfg.total_steps:
         if _stage_boundary(self.step, cfg, self.recipe): self('before_stage')
-        self.forward_backward(nxt)
-        self.pending = nxt = self.prepare(next(data), self.step + 1) if self.step + 1 < cfg.total_steps else None
+        draw = (lambda k=self.step + 1: self.prepare(next(data), k)) if self.step + 1 < cfg.total_steps else None
+        self.pending = nxt = self.forward_backward(nxt, side=draw)   # step k+1's batch, drawn while step k's network runs
         self.out = self.update()
         self.check_agent()
         self.step += 1

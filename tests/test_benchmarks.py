@@ -30,6 +30,16 @@ def test_train_step_benchmark_tiny():
     assert 0.5 < ratio < 5 and 'phases (median) : prepare' in res.stdout
 
 
+
+def test_radam_step_benchmark_tiny():
+    "benchmarks/radam_step.py times PyTorch's RAdam and InPlaceRAdam on the trainer's flat buffer, right after a backward."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    res = subprocess.run([sys.executable, 'benchmarks/radam_step.py', '--steps', '1', '--batch_size', '16', '--threads', '1'],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    ms = {l.split(':')[0].strip(): float(l.split(':')[1].split()[0]) for l in res.stdout.splitlines()[1:]}
+    assert set(ms) == {'torch_foreach', 'in_place', 'ema'} and all(v > 0 for v in ms.values())
+
 def test_ablation_plan_from_pilot(tmp_path):
     "benchmarks/ablation.py on a pilot's run files: --dry_run lists seeds 2-4 of the kept arms only; --table writes claims.csv with the drops"
     sys.path.insert(0, str(ROOT/'benchmarks'))
