@@ -364,11 +364,12 @@ def forward_backward(self: Trainer, batch: dict, # a batch from `prepare`
     parts, n = _micro_batches(self.batch, self.cfg.micro_batch), (len(self.batch['x0']), self.batch['diff_mask'].sum())
     total, terms, done = 0., [], []
     run_side = None if side is None else lambda: done.append(side())
+    side_beside = self.overlap and (self.world == 1 or self.recipe.ot != 'global')   # a thread of its own must not call collectives
     for j, b in enumerate(parts):           # DDP all-reduces the gradients once, in the last micro-batch's backward
         with self.student.no_sync() if self.world > 1 and j < len(parts) - 1 else nullcontext():
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.cfg.bf16):
                 self.loss, self.terms = ct_loss(self.student, b, self.recipe, self.c, target=self.model, n=n, overlap=self.overlap,
-                                                side=run_side if self.overlap and j == 0 else None)   # beside the student's forward
+                                                side=run_side if side_beside and j == 0 else None)   # beside the student's forward
             self('after_loss')
             self.loss.backward()
         total, terms = total + self.loss.detach(), terms + [self.terms]
