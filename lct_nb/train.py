@@ -379,7 +379,6 @@ def forward_backward(self: Trainer, batch: dict, # a batch from `prepare`
     if run_side and not done: run_side()    # not beside the network: after it is queued (a GPU works through it meanwhile)
     return done[0] if done else None
 
-
 # %% ../nbs/10_train.ipynb #3811c5a6
 def _due(step, every, total): return step % every == 0 or step == total
 
