@@ -20,25 +20,28 @@ def test_gpu_benchmark_tiny(tmp_path):
     assert 'ms/step' in res.stdout and 'best: fp32' in res.stdout
 
 
-def test_train_step_benchmark_tiny():
-    "benchmarks/train_step.py prints the step's ratio to its bare network work and the time of its three phases."
+def _tiny_step_benchmark(script, steps):
+    "The stdout of `benchmarks/<script>` on the tiny default step at one thread (batch 16, `steps` timed steps); it must exit 0."
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    res = subprocess.run([sys.executable, 'benchmarks/train_step.py', '--steps', '2', '--batch_size', '16', '--threads', '1'],
+    res = subprocess.run([sys.executable, f'benchmarks/{script}', '--steps', str(steps), '--batch_size', '16', '--threads', '1'],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    ratio = float(next(l for l in res.stdout.splitlines() if l.startswith('ratio full/bare')).split(':')[1])
-    assert 0.5 < ratio < 5 and 'phases (median) : prepare' in res.stdout
+    return res.stdout
 
+
+def test_train_step_benchmark_tiny():
+    "benchmarks/train_step.py prints the step's ratio to its bare network work and the time of its three phases."
+    out = _tiny_step_benchmark('train_step.py', 2)
+    ratio = float(next(l for l in out.splitlines() if l.startswith('ratio full/bare')).split(':')[1])
+    assert 0.5 < ratio < 5 and 'phases (median) : prepare' in out
 
 
 def test_radam_step_benchmark_tiny():
     "benchmarks/radam_step.py times PyTorch's RAdam and InPlaceRAdam on the trainer's flat buffer, right after a backward."
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    res = subprocess.run([sys.executable, 'benchmarks/radam_step.py', '--steps', '1', '--batch_size', '16', '--threads', '1'],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    ms = {l.split(':')[0].strip(): float(l.split(':')[1].split()[0]) for l in res.stdout.splitlines()[1:]}
+    out = _tiny_step_benchmark('radam_step.py', 1)
+    ms = {l.split(':')[0].strip(): float(l.split(':')[1].split()[0]) for l in out.splitlines()[1:]}
     assert set(ms) == {'torch_foreach', 'in_place', 'ema'} and all(v > 0 for v in ms.values())
+
 
 def test_ablation_plan_from_pilot(tmp_path):
     "benchmarks/ablation.py on a pilot's run files: --dry_run lists seeds 2-4 of the kept arms only; --table writes claims.csv with the drops"
