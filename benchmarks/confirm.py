@@ -163,6 +163,7 @@ def power(n, sd, effect=EFFECT, alpha=ALPHA, m=5):
     "Power of a two-sided paired t-test at level α/m (Holm's first step) for a true FID ratio `effect` with paired sd `sd`."
     from scipy import stats
     if n < 2: return 0.0
+    if sd <= 0: return 1.0
     df, nc = n - 1, abs(math.log(effect)) * math.sqrt(n) / sd
     t = stats.t.ppf(1 - alpha / m / 2, df)
     return float(stats.nct.sf(t, df, nc) + stats.nct.cdf(-t, df, nc))
@@ -204,16 +205,18 @@ def pilot_spread(runs, steps, metric):
 
 def size(runs, used_hours=None):
     """The plan's sizing rule: for each pilot budget and metric, the seeds that give 80% power at Holm's first step for a
-    ratio of 0.8 at the pilot's pooled sd, and their cost in worker-hours for the six primary arms; the cheapest wins."""
+    ratio of 0.8 at the pilot's pooled sd, and their cost in worker-hours for the six primary arms; the cheapest wins.
+    A run's cost is its steps at the median seconds per step of all pilot runs plus the median time of its metric's
+    scoring, so that budgets run under different machine load are costed alike."""
     used = used_hours if used_hours is not None else sum(r['wall_s'] for r in runs) / 3600
     rows = []
+    rate = float(np.median([r['train_s'] / r['steps'] for r in runs])) if runs else math.nan   # seconds per step, pooled
     for steps in PILOT['budgets']:
-        at = [r for r in runs if r['steps'] == steps]
-        if not at: continue
-        for metric in METRICS:   # a run's cost under a metric: its training plus the scoring that metric needs
+        if not any(r['steps'] == steps for r in runs): continue
+        for metric in METRICS:   # a run's cost: its steps at the pooled rate, plus the scoring its metric needs
             sd, dof = pilot_spread(runs, steps, metric)
             if not sd == sd: continue
-            hours = float(np.mean([r['train_s'] + r['eval_s'][metric] for r in at])) / 3600
+            hours = (steps * rate + float(np.median([r['eval_s'][metric] for r in runs]))) / 3600
             n = seeds_for_power(sd)
             cost = n * len(PRIMARY_ARMS) * hours if n else math.inf
             rows.append(dict(steps=steps, metric=metric, sd=sd, dof=dof, run_hours=hours, seeds=n, cost_hours=cost))
