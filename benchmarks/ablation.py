@@ -36,7 +36,7 @@ ARMS = {
     '+ot':            dict(preset='+ot'),
     '+c':             dict(preset='+c'),
     'full':           dict(preset='full'),
-    '+ot_cal':        dict(preset='+ot', c_schedule='calibrated'),   # the Fig. 3 procedure online instead of Eq. 11
+    '+ot_cal':        dict(preset='+ot', c_schedule='calibrated'),   # c measured online (this project's calibration) instead of Eq. 11
     'ilct_el':        dict(preset='ilct', latent_norm='element'),    # the mechanism: tails from per-element normalisation...
     'cauchy_el':      dict(preset='cauchy', latent_norm='element'),
     'ilct_el_k0.5':   dict(preset='ilct', latent_norm='element', tail=0.5),   # ...and heavier still (sinh tail weight)

@@ -100,7 +100,7 @@ def calibrated_c(model, # the consistency model f_θ being trained (it is its ow
                  n: int, # the curriculum's grid size N
                  cfg: LCTConfig = LCTConfig(), # the recipe (grid, pair distribution, `loss_norm`, `c_ratio`)
                  generator: torch.Generator|None = None) -> float: # the probe's own generator (never the run's)
-    "c = c_ratio × median per-sample TD norm at grid size `n`: the TD-spread procedure behind Eq. 11 and Fig. 3, run online."
+    "c = c_ratio × median per-sample TD norm at grid size `n`: measured online (this project's calibration, c_ratio = 1 by default; not the paper's fit)."
     sig, probs, _ = _grid(n, cfg.sigma_min, cfg.sigma_max, cfg.rho, cfg.p_mean, cfg.p_std)
     idx, z = draw_pairs(x0.cpu(), probs, generator)
     x_next, x_cur, t_next, t_cur = ct_pair(x0, z.to(x0.device), sig.to(x0.device), idx.to(x0.device))
