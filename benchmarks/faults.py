@@ -1,4 +1,4 @@
-"""Run the whole fault suite of issue #12 and print one line per fault, `injected → outcome`, then the total.
+"""Run the whole fault suite and print one line per fault, `injected → outcome`, then the total.
 
     python benchmarks/faults.py               # every test in tests/ marked `fault` (about 10 minutes on 2 cores)
     python benchmarks/faults.py -k sigterm    # pytest's flags pass through (-n 2 with pytest-xdist)

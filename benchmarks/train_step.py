@@ -5,7 +5,7 @@
 Prints steps/s, samples/s, peak memory, and the ratio of a full training step as `fit` runs it (objective: pair
 indices, noise, OT, robust loss, diffusion loss; backward; RAdam; EMA; the next batch drawn meanwhile through
 `forward_backward(side=)`) to the network work it contains: one student forward+backward plus one target forward on
-the same shapes. The aim is a ratio <= 1.05 (issue #14). Then it times the step's three phases (`prepare` on the
+the same shapes. The aim is a ratio <= 1.05. Then it times the step's three phases (`prepare` on the
 host, `forward_backward`, `update`) one by one.
 """
 import argparse, resource, statistics, tempfile, time

@@ -1,4 +1,4 @@
-"""Faults injected for real into the data side (issue #12): damaged shards of an unfinished latent cache, flipped bytes
+"""Faults injected for real into the data side: damaged shards of an unfinished latent cache, flipped bytes
 and pickles in a finished one, images in every PIL mode a folder may hold, bad flags of `python -m lct_nb.latents` and
 `python -m lct_nb.evaluate`, and a checkpoint evaluated against latents of another shape. Each test's docstring is
 "<fault> → <outcome>"; `benchmarks/faults.py` prints them."""

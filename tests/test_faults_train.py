@@ -1,4 +1,4 @@
-"""Faults injected for real into `python -m lct_nb.train` (issue #12): SIGKILL, SIGTERM, SIGINT, a second launch, torn
+"""Faults injected for real into `python -m lct_nb.train`: SIGKILL, SIGTERM, SIGINT, a second launch, torn
 and corrupt bytes, a full tmpfs, divergence. Each test's docstring is "<fault> → <outcome>"; `benchmarks/faults.py` prints them."""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path

@@ -1,4 +1,4 @@
-"The house rules of lct_nb/ (issue #13): short functions, and no import of the package inside a function body."
+"The house rules of lct_nb/: short functions, and no import of the package inside a function body."
 import importlib.util
 from pathlib import Path
 

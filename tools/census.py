@@ -2,7 +2,7 @@
 
     python tools/census.py            # median and longest functions, in-body imports; exit 1 if a rule is broken
 
-Rules (issue #13): median function length <= 6 lines, none above 35; no function imports a module of this package
+Rules: median function length <= 6 lines, none above 35; no function imports a module of this package
 inside its body (that only dodges an import order). Optional third-party imports inside a function are allowed.
 """
 import ast, statistics, sys
