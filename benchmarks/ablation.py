@@ -5,7 +5,7 @@
     python benchmarks/ablation.py --only +ot,+c,full --seeds 5   # the kept arms (`kept_arms()`, after DROPPED) to 5 seeds
     python benchmarks/ablation.py --table         # claims, the pooled spread and the kept arms from the results on disk
 
-Protocol (issue #16): every arm trains the tiny UNet on the bundled digits latents for 2100 steps (7 curriculum stages of
+Protocol: every arm trains the tiny UNet on the bundled digits latents for 2100 steps (7 curriculum stages of
 300) at batch 64 and is evaluated with 1-step digits-FID / precision / recall on 2000 samples. Seed s fixes the weights,
 the data order and every noise draw, identically in every arm, so two arms are compared *paired*, seed by seed: the
 ratio FID(a)/FID(b) is summarised by the mean of ln-ratios over seeds with a t-based 95% interval, and a claim is
@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = (11, 21, 41, 81, 161, 321, 641)
 
-# Every arm starts from BASE, pinned here so that a later change of TrainConfig's digits defaults (issue #14 tunes them for
+# Every arm starts from BASE, pinned here so that a change of TrainConfig's digits defaults (tuned for
 # speed) cannot change the study half-way: these are the defaults the study's first runs were made with.
 BASE = dict(net='tiny', lr=3e-4, lr_decay=0.0, s1=0, weight_decay=1e-4, betas=(0.9, 0.999), ema_rates=(0.999,), ema_warmup=True,
             grad_clip=0.0, micro_batch=0)
