@@ -25,8 +25,10 @@ def karras_sigmas(
 ) -> Tensor: # float64 CPU tensor of shape (n,), ascending: t_1 = sigma_min < ... < t_N = sigma_max
     "The N-point Karras grid t_1 < ... < t_N of Dao et al. 2025 Sec. 3, ascending as in the paper."
     if isinstance(n, bool) or int(n) != n or n < 2: raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    _check_positive("sigma_min", sigma_min); _check_positive("rho", rho)
-    if not sigma_max > sigma_min: raise ValueError(f"sigma_max must be > sigma_min, got sigma_max={sigma_max!r}, sigma_min={sigma_min!r}")
+    _check_positive("sigma_min", sigma_min)
+    _check_positive("rho", rho)
+    if not sigma_max > sigma_min:
+        raise ValueError(f"sigma_max must be > sigma_min, got sigma_max={sigma_max!r}, sigma_min={sigma_min!r}")
     lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
     u = torch.arange(int(n), dtype=torch.float64) / (n - 1)
     sigmas = (lo + u * (hi - lo)) ** rho
@@ -55,8 +57,10 @@ def cm_scalings(
     sigma_data:float=0.5, # standard deviation of the (normalised) data
     sigma_min:float=0.002, # noise level at which f(x, sigma_min) = x holds exactly
 ) -> tuple: # (c_skip, c_out, c_in), tensors shaped like `sigma`
-    "The scalings c_skip, c_out, c_in of Eq. 2 of Dao et al. 2025, with the sigma_min shift that makes f(x, sigma_min) = x exact."
-    _check_positive("sigma", sigma); _check_positive("sigma_data", sigma_data); _check_positive("sigma_min", sigma_min)
+    "c_skip, c_out, c_in of Eq. 2 of Dao et al. 2025, with the sigma_min shift that makes f(x, sigma_min) = x exact."
+    _check_positive("sigma", sigma)
+    _check_positive("sigma_data", sigma_data)
+    _check_positive("sigma_min", sigma_min)
     return _scalings(_as_float_tensor(sigma), sigma_data, sigma_min)
 
 # %% ../nbs/03_consistency.ipynb #a69e6448
@@ -72,7 +76,8 @@ def _per_sample(sigma, x):
     "`sigma` (number, 0-d or (B,) tensor) as a (B,) tensor on x's device and dtype."
     sigma = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
     if sigma.ndim == 0: sigma = sigma.expand(x.shape[0])
-    if sigma.shape != (x.shape[0],): raise ValueError(f"sigma must be a number or a tensor of shape ({x.shape[0]},), got shape {tuple(sigma.shape)}")
+    if sigma.shape != (x.shape[0],):
+        raise ValueError(f"sigma must be a number or a tensor of shape ({x.shape[0]},), got shape {tuple(sigma.shape)}")
     return sigma
 
 def _bcast(v, x):
@@ -83,12 +88,13 @@ def _bcast(v, x):
 class ConsistencyModel(nn.Module):
     "The consistency function f_theta(x, t) = c_skip x + c_out F_theta(c_in x, 250 ln t) of Eq. 2 of Dao et al. 2025."
     def __init__(self,
-        net:nn.Module, # backbone F_theta: net(x_scaled, noise_label) with noise_label of shape (B,) -> tensor shaped like x
+        net:nn.Module, # backbone F_theta: net(x_scaled, noise_label), noise_label of shape (B,) -> tensor shaped like x
         sigma_data:float=0.5, # standard deviation of the (normalised) data
         sigma_min:float=0.002, # noise level where f(x, sigma_min) = x exactly
     ):
         super().__init__()
-        _check_positive("sigma_data", sigma_data); _check_positive("sigma_min", sigma_min)
+        _check_positive("sigma_data", sigma_data)
+        _check_positive("sigma_min", sigma_min)
         self.net, self.sigma_data, self.sigma_min = net, float(sigma_data), float(sigma_min)
 
     def forward(self,
@@ -96,7 +102,7 @@ class ConsistencyModel(nn.Module):
         sigma:float|Tensor, # its noise level t: a number or a (B,) tensor
     ) -> Tensor: # the estimate of x_0, shaped like x
         if not (isinstance(sigma, Tensor) and sigma.device.type != 'cpu'): _check_positive("sigma", sigma)
-        sigma = _per_sample(sigma, x)    # a sigma already on an accelerator is trusted: checking it would stall the queue
+        sigma = _per_sample(sigma, x)    # a sigma on an accelerator is trusted: checking it would stall the queue
         c_skip, c_out, c_in = (_bcast(c, x) for c in _scalings(sigma, self.sigma_data, self.sigma_min))
         return c_skip * x + c_out * self.net(c_in * x, _label(sigma))
 
@@ -110,11 +116,15 @@ def ct_pair(
     "The CT pair x_{t_{i+1}} = x0 + t_{i+1} z, x_{t_i} = x0 + t_i z with the same z, Eq. 4 of Dao et al. 2025."
     if z.shape != x0.shape: raise ValueError(f"z must have the shape of x0 {tuple(x0.shape)}, got {tuple(z.shape)}")
     sigmas = torch.as_tensor(sigmas)
-    if sigmas.ndim != 1 or len(sigmas) < 2: raise ValueError(f"sigmas must be a 1-d grid of >= 2 levels, got shape {tuple(sigmas.shape)}")
-    if not (sigmas.diff() > 0).all(): raise ValueError("sigmas must be strictly ascending (t_1 = sigma_min first); flip a descending grid")
+    if sigmas.ndim != 1 or len(sigmas) < 2:
+        raise ValueError(f"sigmas must be a 1-d grid of >= 2 levels, got shape {tuple(sigmas.shape)}")
+    if not (sigmas.diff() > 0).all():
+        raise ValueError("sigmas must be strictly ascending (t_1 = sigma_min first); flip a descending grid")
     idx = torch.as_tensor(idx)
-    if idx.dtype != torch.long or idx.shape != (x0.shape[0],): raise ValueError(f"idx must be a LongTensor of shape ({x0.shape[0]},), got {idx.dtype} {tuple(idx.shape)}")
-    if len(idx) and (idx.min() < 0 or idx.max() > len(sigmas) - 2): raise ValueError(f"idx must lie in [0, {len(sigmas) - 2}] for a grid of {len(sigmas)} levels")
+    if idx.dtype != torch.long or idx.shape != (x0.shape[0],):
+        raise ValueError(f"idx must be a LongTensor of shape ({x0.shape[0]},), got {idx.dtype} {tuple(idx.shape)}")
+    if len(idx) and (idx.min() < 0 or idx.max() > len(sigmas) - 2):
+        raise ValueError(f"idx must lie in [0, {len(sigmas) - 2}] for a grid of {len(sigmas)} levels")
     sig = sigmas.to(idx.device)
     t_cur, t_next = (sig[idx].to(x0.device, x0.dtype), sig[idx + 1].to(x0.device, x0.dtype))
     return x0 + _bcast(t_next, x0) * z, x0 + _bcast(t_cur, x0) * z, t_next, t_cur
@@ -127,8 +137,8 @@ def temporal_difference(
     z:Tensor, # one standard-normal noise draw, shaped like x0
     sigmas:Tensor, # the ascending grid t_1 < ... < t_N
     idx:Tensor, # LongTensor (B,) of 0-based pair indices in [0, N-2]
-) -> Tensor: # TD = f_theta(x_{t_{i+1}}, t_{i+1}) - f_theta^-(x_{t_i}, t_i), shaped like x0; gradient only through the first term
-    "The temporal difference f_theta(x_{t_{i+1}}, t_{i+1}) - f_theta^-(x_{t_i}, t_i) inside the CT loss, Eq. 4 of Dao et al. 2025."
+) -> Tensor: # the TD, shaped like x0; the gradient flows only through the first term f_theta(x_{t_{i+1}}, t_{i+1})
+    "The CT loss temporal difference f_theta(x_{t_{i+1}}, t_{i+1}) - f_theta^-(x_{t_i}, t_i) (Eq. 4, Dao et al. 2025)."
     x_next, x_cur, t_next, t_cur = ct_pair(x0, z, sigmas, idx)
     with torch.no_grad(): f_target = target(x_cur, t_cur)
     return model(x_next, t_next) - f_target

@@ -14,7 +14,8 @@ from .losses import ict_c
 # %% ../nbs/04_curriculum.ipynb #7ba39b19
 def _check_int(name, value, lo):
     "Raise a ValueError naming `name` unless `value` is an integer >= `lo`."
-    if isinstance(value, bool) or int(value) != value or value < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if isinstance(value, bool) or int(value) != value or value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     return int(value)
 
 # %% ../nbs/04_curriculum.ipynb #e6d62636
@@ -26,7 +27,8 @@ def nfe_at(
 ) -> int: # number of grid points N(k)
     "Exponential curriculum N(k) = min(s0 2^floor(k/K'), s1) + 1, Eq. 10 of Dao et al. 2025 (K' clamped to >= 1)."
     k, total_steps = _check_int("k", k, 0), _check_int("total_steps", total_steps, 1)
-    s0 = _check_int("s0", s0, 1); s1 = _check_int("s1", s1, s0)
+    s0 = _check_int("s0", s0, 1)
+    s1 = _check_int("s1", s1, s0)
     k_prime = max(1, math.floor(total_steps / (math.log2(math.floor(s1 / s0)) + 1)))
     return min(s0 * 2 ** (k // k_prime), s1) + 1
 
@@ -34,8 +36,10 @@ def nfe_at(
 def _check_grid(sigmas):
     "`sigmas` as a float64 tensor, after checking it is a 1-d, positive, strictly ascending grid of >= 2 levels."
     sigmas = torch.as_tensor(sigmas).detach().to('cpu', torch.float64)
-    if sigmas.ndim != 1 or len(sigmas) < 2: raise ValueError(f"sigmas must be a 1-d grid of >= 2 levels, got shape {tuple(sigmas.shape)}")
-    if not (sigmas[0] > 0 and (sigmas.diff() > 0).all()): raise ValueError("sigmas must be positive and strictly ascending (t_1 = sigma_min first)")
+    if sigmas.ndim != 1 or len(sigmas) < 2:
+        raise ValueError(f"sigmas must be a 1-d grid of >= 2 levels, got shape {tuple(sigmas.shape)}")
+    if not (sigmas[0] > 0 and (sigmas.diff() > 0).all()):
+        raise ValueError("sigmas must be positive and strictly ascending (t_1 = sigma_min first)")
     return sigmas
 
 # %% ../nbs/04_curriculum.ipynb #f2ae1b31
@@ -61,7 +65,8 @@ def sample_pair_index(
     "Draw i.i.d. pair indices i ~ p(i) (with replacement) for the CT pairs of a batch."
     batch_size = _check_int("batch_size", batch_size, 1)
     probs = torch.as_tensor(probs, dtype=torch.float64).cpu()
-    if probs.ndim != 1 or not len(probs) or (probs < 0).any() or not probs.sum() > 0: raise ValueError("probs must be a non-empty 1-d tensor of non-negative weights")
+    if probs.ndim != 1 or not len(probs) or (probs < 0).any() or not probs.sum() > 0:
+        raise ValueError("probs must be a non-empty 1-d tensor of non-negative weights")
     return torch.multinomial(probs, batch_size, replacement=True, generator=generator).to(device or 'cpu')
 
 # %% ../nbs/04_curriculum.ipynb #c5887ca5
@@ -84,21 +89,24 @@ def adaptive_c(
 # %% ../nbs/04_curriculum.ipynb #66e5d4e2
 def c_schedule(
     nfe:int, # number of grid points N at the current step, e.g. `nfe_at(k, total_steps)`
-    kind:str="paper", # "paper" (Eq. 11), "official" (authors' code: c_0 in stage 1, then -1.15/-0.85) or "ict" (fixed c_0)
+    kind:str="paper", # "paper" (Eq. 11), "official" (authors' code: stage 1 c_0, then -1.15/-0.85) or "ict" (fixed c_0)
     d:int|None=None, # data dimension C*H*W; needed for norm="sum", and for c_0 when `c0` is not given
     norm:str="mean", # "mean": c for a per-element-mean squared norm (official code); "sum": for a summed squared norm
     s0:int=10, # initial steps of the curriculum: the first stage is N = s0 + 1
-    c0:float|None=None, # c_0 as a per-element-mean number; None: iCT's 0.00054·√d (the authors' number in "mean", iCT's own in "sum")
+    c0:float|None=None, # c_0, per-element-mean units; None: iCT's 0.00054·√d (authors' value in "mean", iCT's in "sum")
 ) -> float: # the robust-distance scale c for this step
-    "The robust-loss scale c at grid size N: Eq. 11 of Dao et al. 2025, the official code's variant, or iCT's fixed c_0."
+    "The robust-loss scale c at grid size N: Eq. 11 of Dao et al. 2025, the official code's variant or iCT's fixed c_0."
     nfe = _check_int("nfe", nfe, 2)
-    if kind not in ("paper", "official", "ict"): raise ValueError(f'kind must be "paper", "official" or "ict", got {kind!r}')
+    if kind not in ("paper", "official", "ict"):
+        raise ValueError(f'kind must be "paper", "official" or "ict", got {kind!r}')
     if norm not in ("mean", "sum"): raise ValueError(f'norm must be "mean" or "sum", got {norm!r}')
     first = kind == "ict" or (kind == "official" and nfe <= s0 + 1)
     if norm == "sum" or (first and c0 is None):
-        if d is None: raise ValueError(f'd (the data dimension C*H*W) is required for kind={kind!r}, norm={norm!r}, c0={c0!r}')
+        if d is None:
+            raise ValueError(f'd (the data dimension C*H*W) is required for kind={kind!r}, norm={norm!r}, c0={c0!r}')
         d = _check_int("d", d, 1)
-    if first and c0 is None: return ict_c(d)    # iCT's 0.00054·√d: a sum-units value, used as a number in mean units by the authors
+    if first and c0 is None:
+        return ict_c(d)    # iCT's 0.00054·√d: a sum-units value, used as a number in mean units by the authors
     c = c0 if first else adaptive_c(nfe) if kind == "paper" else adaptive_c(nfe, a=-1.15, b=-0.85)
     return c * math.sqrt(d) if norm == "sum" else c
 
@@ -109,9 +117,12 @@ def fit_c_schedule(
     scale, # a positive TD statistic (e.g. RMS TD) or chosen c at each N
 ) -> tuple: # (a, b) such that scale ≈ exp(a log(N - 1) + b), the form of Eq. 11
     "Least-squares fit of log(scale) = a log(N - 1) + b, the log-log line behind Eq. 11 of Dao et al. 2025."
-    x = torch.as_tensor(nfe, dtype=torch.float64); y = torch.as_tensor(scale, dtype=torch.float64)
-    if x.ndim != 1 or x.shape != y.shape or len(x) < 2: raise ValueError("nfe and scale must be 1-d sequences of the same length >= 2")
-    if (x < 2).any() or len(torch.unique(x)) < 2: raise ValueError("nfe must hold at least two distinct grid sizes, all >= 2")
+    x = torch.as_tensor(nfe, dtype=torch.float64)
+    y = torch.as_tensor(scale, dtype=torch.float64)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+        raise ValueError("nfe and scale must be 1-d sequences of the same length >= 2")
+    if (x < 2).any() or len(torch.unique(x)) < 2:
+        raise ValueError("nfe must hold at least two distinct grid sizes, all >= 2")
     if not (y > 0).all(): raise ValueError("scale must be positive")
     X = torch.stack([(x - 1).log(), torch.ones_like(x)], 1)
     a, b = torch.linalg.lstsq(X, y.log()[:, None]).solution[:, 0].tolist()

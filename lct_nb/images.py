@@ -29,7 +29,7 @@ def decode_to_images(latents: Tensor,  # normalised latents from `sample`
                      vae=None,         # its VAE; default `cache_vae(cache)` on the latents' device
                      batch_size: int = 256, # decode in chunks of this many
                     ) -> Tensor:
-    "Images (B, C, H, W) in [-1, 1] on the CPU from normalised latents: denormalise with the cache's stats, then VAE-decode."
+    "CPU images (B, C, H, W) in [-1, 1] from normalised latents: denormalise with the cache's stats, then VAE-decode."
     if latents.shape[1:] != torch.Size(cache.shape):
         raise ValueError(f"latents: shape {tuple(latents.shape[1:])} does not match the cache's {cache.shape}")
     return decode(vae if vae is not None else cache_vae(cache, latents.device), latents, cache.stats, batch_size)
@@ -41,14 +41,17 @@ def save_image_grid(images: Tensor,   # (B, C, H, W) in [-1, 1], C = 1 or 3
                     pad: int = 1,     # pixels of black between images
                    ):
     "Write a batch of images as one PNG grid; returns its path."
-    if images.ndim != 4 or images.shape[1] not in (1, 3): raise ValueError(f"images must be (B, 1|3, H, W), got {tuple(images.shape)}")
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must be (B, 1|3, H, W), got {tuple(images.shape)}")
     b, c, h, w = images.shape
-    nrow = nrow or math.ceil(math.sqrt(b)); ncol = math.ceil(b / nrow)
+    nrow = nrow or math.ceil(math.sqrt(b))
+    ncol = math.ceil(b / nrow)
     grid = torch.zeros(c, ncol*(h+pad) + pad, nrow*(w+pad) + pad)
     for i, im in enumerate(images.detach().float().cpu()):
         r, q = divmod(i, nrow)
         grid[:, pad + r*(h+pad): pad + r*(h+pad) + h, pad + q*(w+pad): pad + q*(w+pad) + w] = im
     a = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(a[..., 0] if c == 1 else a).save(path)
     return path

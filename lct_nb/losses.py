@@ -23,7 +23,8 @@ def _residual(x, y):
     "The (B, d) residual x - y in at least float32, after checking `x` and `y`."
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, Tensor): raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if x.shape != y.shape: raise ValueError(f"x and y must have the same shape, got x {tuple(x.shape)} and y {tuple(y.shape)}")
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got x {tuple(x.shape)} and y {tuple(y.shape)}")
     if x.ndim == 0: raise ValueError("x and y need a leading batch dimension, got 0-d tensors")
     d = math.prod(x.shape[1:])
     if d == 0: raise ValueError(f"x and y have no elements per sample, shape {tuple(x.shape)}")
@@ -51,7 +52,8 @@ def _validate_c(c):
         if not bool(torch.isfinite(c).all()): raise ValueError(f"c must be finite, got {c}")
         if not bool((c > 0).all()): raise ValueError(f"c must be > 0, got {c}")
         return c
-    if isinstance(c, bool) or not isinstance(c, numbers.Real): raise ValueError(f"c must be a positive finite number, got {c!r}")
+    if isinstance(c, bool) or not isinstance(c, numbers.Real):
+        raise ValueError(f"c must be a positive finite number, got {c!r}")
     if not math.isfinite(c): raise ValueError(f"c must be finite, got {c!r}")
     if c <= 0: raise ValueError(f"c must be > 0, got {c!r}")
     return c
@@ -187,7 +189,8 @@ def ict_c(
     d:int, # data dimension per sample, C*H*W (e.g. 4*32*32 = 4096)
 ) -> float: # c_0
     "iCT's fixed scale c_0 = 0.00054 sqrt(d) (Song & Dhariwal 2023), meant for the summed norm."
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1: raise ValueError(f"d must be a positive integer, got {d!r}")
+    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
+        raise ValueError(f"d must be a positive integer, got {d!r}")
     return 0.00054 * math.sqrt(d)
 
 def convert_c(
@@ -198,7 +201,8 @@ def convert_c(
 ) -> float: # the scale that gives the same robustness under `dst`
     "Rescale c between the mean and sum conventions: c_sum = sqrt(d) c_mean."
     _validate_c(c)
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1: raise ValueError(f"d must be a positive integer, got {d!r}")
+    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
+        raise ValueError(f"d must be a positive integer, got {d!r}")
     for name, v in (("src", src), ("dst", dst)):
         if v not in NORMS: raise ValueError(f"{name} must be one of {NORMS}, got {v!r}")
     return c * {("mean", "sum"): math.sqrt(d), ("sum", "mean"): 1 / math.sqrt(d)}.get((src, dst), 1.)

@@ -94,7 +94,8 @@ def precision_recall(real_feats,          # (N,D) features of real images
     "Improved precision and recall of Kynkäänniemi et al. 2019, batched over rows."
     dev = device or (real_feats.device if isinstance(real_feats, torch.Tensor) else 'cpu')
     real, fake = _as_feats(real_feats, 'real_feats', dev, dtype), _as_feats(fake_feats, 'fake_feats', dev, dtype)
-    if real.shape[1] != fake.shape[1]: raise ValueError(f"real_feats and fake_feats have different widths: {real.shape[1]} vs {fake.shape[1]}")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real_feats and fake_feats have different widths: {real.shape[1]} vs {fake.shape[1]}")
     precision = manifold_coverage(real, knn_radii(real, k, batch_size), fake, batch_size).float().mean().item()
     recall = manifold_coverage(fake, knn_radii(fake, k, batch_size), real, batch_size).float().mean().item()
     return dict(precision=precision, recall=recall)
@@ -161,7 +162,8 @@ def train_digits_classifier(epochs: int = 15,   # passes over the training split
                             **kwargs,           # passed to `DigitsCNN`
                            ) -> tuple:
     "Train `DigitsCNN` on sklearn digits; returns (model in eval mode, held-out accuracy)."
-    g = torch.Generator().manual_seed(seed); torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     x, y = digits_images(kwargs.get('image_size', 32)), digits_labels()
     perm = torch.randperm(len(x), generator=g)
     n_val = len(x) // 5
@@ -173,7 +175,9 @@ def train_digits_classifier(epochs: int = 15,   # passes over the training split
         for idx in trn[torch.randperm(len(trn), generator=g)].split(bs):
             xb = _shift(x[idx], g) + 0.1*torch.randn(x[idx].shape, generator=g)
             loss = F.cross_entropy(model(xb), y[idx])
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     model.eval()
     with torch.no_grad(): acc = (model(x[val]).argmax(1) == y[val]).float().mean().item()
     return model, acc
@@ -185,7 +189,8 @@ def digits_classifier_path() -> Path:
 
 def save_digits_classifier(model: DigitsCNN, path, **meta):
     "Save `model` to `path` (safetensors) and its config plus `meta` to `path` with suffix .json."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     path.with_suffix('.json').write_text(json.dumps(dict(model.config, **meta), indent=1))
 
@@ -288,7 +293,8 @@ def save_stats(path, feats, **meta):
     "Cache features, their mean/covariance and a JSON `meta` header to `path` (.npz), written atomically."
     mu, sigma = feature_stats(feats)
     def write(tmp):
-        with open(tmp, 'wb') as f: np.savez(f, mu=mu, sigma=sigma, feats=np.asarray(feats, np.float32), meta=json.dumps(meta))
+        with open(tmp, 'wb') as f:
+            np.savez(f, mu=mu, sigma=sigma, feats=np.asarray(feats, np.float32), meta=json.dumps(meta))
     atomic_write(path, write)   # a reader (another rank, another run) sees no file or the whole file
 
 def load_stats(path) -> dict:
@@ -337,11 +343,11 @@ def digits_reference_stats(path=None, extractor=None,
 def fid_pr(ref: dict,           # reference stats from `reference_stats` (mu, sigma, feats) or a bare mu/sigma file
            fake_feats,          # (M,D) features of generated images
            k: int = 3,          # k of precision/recall
-           pr_ref: dict | None = None, # reference of precision/recall in another feature space (e.g. VGG16); default `ref`
+           pr_ref: dict | None = None, # precision/recall reference in another feature space (e.g. VGG16); default `ref`
            pr_feats=None,       # generated features in that space; default `fake_feats`
            **kwargs,            # passed to `precision_recall`
           ) -> dict:
-    "FID (in the extractor's feature space), precision and recall of `fake_feats` against `ref`; P/R None without reference features."
+    "FID (extractor's feature space), precision and recall of `fake_feats` vs `ref`; P/R None without reference feats."
     mu, sigma = feature_stats(fake_feats)
     pr_ref, pr_feats = (ref, fake_feats) if pr_ref is None else (pr_ref, pr_feats)
     pr = dict(precision=None, recall=None) if pr_ref.get('feats') is None else \
@@ -359,7 +365,8 @@ class VGG16Features(FeatureExtractor):
         path = Path(path)
         if not path.is_file(): raise FileNotFoundError(f"VGG16 TorchScript file not found: {path}")
         try: self.model = torch.jit.load(str(path), map_location=device).eval()
-        except Exception as e: raise ValueError(f"{path} is not a TorchScript file torch.jit.load can read ({type(e).__name__})") from None
+        except Exception as e:
+            raise ValueError(f"{path} is not a TorchScript file torch.jit.load can read ({type(e).__name__})") from None
         h = hashlib.sha1()
         with open(path, 'rb') as f:
             for b in iter(lambda: f.read(1 << 20), b''): h.update(b)

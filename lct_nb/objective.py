@@ -24,14 +24,16 @@ __all__ = ['PRESETS', 'LCTConfig', 'check_config', 'get_preset', 'grid_at', 'dra
 class LCTConfig:
     "One latent consistency-training recipe of Dao et al. 2025; every technique is a switch."
     distance: str = 'cauchy'      # robust distance d (Sec. 4.2): 'l2' | 'pseudo_huber' | 'cauchy' | 'geman_mcclure'
-    c_schedule: str = 'paper'     # scale c: 'ict' (fixed c0), 'paper' (Eq. 11), 'official' (authors' code) or 'calibrated' (measured TD, below)
-    c0: float|None = 0.03456      # iCT's fixed c_0 in per-element-mean units: the paper's 0.00054·√4096 for every d (None: 0.00054·√d, see ch. 04)
-    c_ratio: float = 1.0          # 'calibrated': c = c_ratio × the median per-sample TD norm, measured at the start of each stage
-    loss_norm: str = 'mean'       # ‖r‖² as the per-element 'mean' (authors' code; their c values) or the 'sum' (paper's text)
+    # scale c: 'ict' (fixed c0), 'paper' (Eq. 11), 'official' (authors' code) or 'calibrated' (measured TD, below)
+    c_schedule: str = 'paper'
+    # iCT's fixed c_0 in per-element-mean units: the paper's 0.00054·√4096 for every d (None: 0.00054·√d, see ch. 04)
+    c0: float|None = 0.03456
+    c_ratio: float = 1.0          # 'calibrated': c = c_ratio × median per-sample TD norm, measured as each stage starts
+    loss_norm: str = 'mean'       # ‖r‖² as per-element 'mean' (authors' code; their c values) or 'sum' (paper's text)
     diff_r: float = 0.25          # diffusion loss (Eq. 9) on the lowest-noise fraction r of the grid; 0 turns it off
     diff_weight: float = 5.0      # β, the weight of the diffusion loss in the total (authors' code: 5)
     diff_edm_weight: bool = True  # weight diffusion terms by EDM's 1/t² + 1/σ_data² (authors' code); False: weight 1
-    ot: str = 'local'             # minibatch OT pairing (Sec. 4.4): 'none', 'local' (per GPU, authors') or 'global' (all ranks)
+    ot: str = 'local'             # minibatch OT (Sec. 4.4): 'none', 'local' (per GPU, authors') or 'global' (all ranks)
     norm: str = 'nsln'            # the UNet's normalisation (Sec. 4.6); read by the trainer when it builds the network
     s0: int = 10                  # curriculum: initial number of discretisation steps (Eq. 10)
     s1: int = 640                 # curriculum: final number of discretisation steps (iCT used 1280)
@@ -47,10 +49,13 @@ _C_SCHEDULES = ('ict', 'paper', 'official', 'calibrated')
 
 def check_config(cfg: LCTConfig):
     "Raise a `ValueError` naming the first field of `cfg` with a value this objective does not know."
-    for name, allowed in (('distance', DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', OT_MODES), ('loss_norm', NORMS), ('norm', NORM_KINDS)):
-        if getattr(cfg, name) not in allowed: raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {tuple(allowed)}")
+    for name, allowed in (('distance', DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', OT_MODES), ('loss_norm', NORMS),
+                          ('norm', NORM_KINDS)):
+        if getattr(cfg, name) not in allowed:
+            raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {tuple(allowed)}")
     if not cfg.c_ratio > 0: raise ValueError(f"LCTConfig.c_ratio={cfg.c_ratio}: expected a positive number")
-    if cfg.c0 is not None and not cfg.c0 > 0: raise ValueError(f"LCTConfig.c0={cfg.c0}: expected a positive number or None")
+    if cfg.c0 is not None and not cfg.c0 > 0:
+        raise ValueError(f"LCTConfig.c0={cfg.c0}: expected a positive number or None")
     if not 0 <= cfg.diff_r <= 1: raise ValueError(f"LCTConfig.diff_r={cfg.diff_r}: expected a fraction in [0, 1]")
     return cfg
 
@@ -60,7 +65,8 @@ def _rows():
     yield 'ilct', row                                       # iCT in latent space: Pseudo-Huber, fixed c_0, GroupNorm
     for name, change in (('cauchy', dict(distance='cauchy')), ('cauchy+diff', dict(diff_r=0.25)),
                          ('+ot', dict(ot='local')), ('+c', dict(c_schedule='paper')), ('full', dict(norm='nsln'))):
-        row = replace(row, **change); yield name, row
+        row = replace(row, **change)
+        yield name, row
 
 PRESETS = dict(_rows())  # the rows of Table 2(a) of Dao et al. 2025, each adding one technique to the row above
 
@@ -91,7 +97,8 @@ def draw_pairs(x0: torch.Tensor, # data latents (B, C, H, W), on the host
 # %% ../nbs/07_ct_step.ipynb #ef7f0774
 def loss_scale(n: int, d: int, cfg: LCTConfig = LCTConfig()) -> float:
     "The robust distance's scale c at curriculum size `n` for `d`-dimensional latents, in the units of `cfg.loss_norm`."
-    if cfg.c_schedule == 'calibrated': raise ValueError("c_schedule='calibrated' is measured during training (`calibrated_c`), not a function of N")
+    if cfg.c_schedule == 'calibrated':
+        raise ValueError("c_schedule='calibrated' is measured during training (`calibrated_c`), not a function of N")
     return c_schedule(n, kind=cfg.c_schedule, d=d, norm=cfg.loss_norm, s0=cfg.s0, c0=cfg.c0)
 
 @torch.no_grad()
@@ -100,7 +107,7 @@ def calibrated_c(model, # the consistency model f_θ being trained (it is its ow
                  n: int, # the curriculum's grid size N
                  cfg: LCTConfig = LCTConfig(), # the recipe (grid, pair distribution, `loss_norm`, `c_ratio`)
                  generator: torch.Generator|None = None) -> float: # the probe's own generator (never the run's)
-    "c = c_ratio × median per-sample TD norm at grid size `n`: measured online (this project's calibration, c_ratio = 1 by default; not the paper's fit)."
+    "c = c_ratio (default 1) × median per-sample TD norm at grid `n`: this project's calibration, not the paper's fit."
     sig, probs, _ = _grid(n, cfg.sigma_min, cfg.sigma_max, cfg.rho, cfg.p_mean, cfg.p_std)
     idx, z = draw_pairs(x0.cpu(), probs, generator)
     x_next, x_cur, t_next, t_cur = ct_pair(x0, z.to(x0.device), sig.to(x0.device), idx.to(x0.device))
@@ -111,7 +118,7 @@ def calibrated_c(model, # the consistency model f_θ being trained (it is its ow
 
 # %% ../nbs/07_ct_step.ipynb #c5e7867d
 def diffusion_mask(idx: torch.Tensor, n: int, r: float) -> torch.Tensor:
-    "Samples whose pair lies in the lowest-noise fraction `r` of an `n`-point grid (Eq. 9, counted as the authors' code does)."
+    "Samples whose pair lies in the lowest-noise fraction `r` of an `n`-point grid (Eq. 9, as in the authors' code)."
     return idx < n - 1 - int((1 - r) * n)
 
 def diffusion_loss(f: torch.Tensor, # student outputs f_θ(x_t, t)
@@ -119,7 +126,7 @@ def diffusion_loss(f: torch.Tensor, # student outputs f_θ(x_t, t)
                    t: torch.Tensor, # the student's noise levels (B,)
                    mask: torch.Tensor, # which samples take part
                    cfg: LCTConfig = LCTConfig(),
-                   n_masked=None): # how many samples the average is over; default `mask.sum()` (a micro-batch passes the whole batch's)
+                   n_masked=None): # samples averaged over; default `mask.sum()` (a micro-batch passes the full batch's)
     "Eq. 9: weighted squared error to x0, averaged over the masked samples (0 when none is)."
     w = 1 / t**2 + 1 / cfg.sigma_data**2 if cfg.diff_edm_weight else torch.ones_like(t)
     per = (f - x0).flatten(1).pow(2).mean(1) * w
@@ -131,21 +138,22 @@ def ct_batch(x0: torch.Tensor, # normalised data latents (B, C, H, W), on the ho
              total_steps: int, # K, the length of the run
              cfg: LCTConfig = LCTConfig(), # the recipe
              generator: torch.Generator|None = None) -> dict: # the run's host generator
-    "Everything random in one step: pair indices, noise, the OT coupling, the CT pair (Eq. 4), weights λ and the Eq. 9 mask."
+    "Everything random in one step: pair indices, noise, OT coupling, CT pair (Eq. 4), weights λ and the Eq. 9 mask."
     n, sigmas, probs, lam = grid_at(k, total_steps, cfg)
     idx, z = draw_pairs(x0, probs, generator)
     x0, z = ot_couple(x0, z, cfg.ot)
     x_next, x_cur, t_next, t_cur = ct_pair(x0, z, sigmas, idx)
-    return dict(x0=x0, x_next=x_next, x_cur=x_cur, t_next=t_next, t_cur=t_cur, w=lam[idx], diff_mask=diffusion_mask(idx, n, cfg.diff_r), N=n)
+    return dict(x0=x0, x_next=x_next, x_cur=x_cur, t_next=t_next, t_cur=t_cur, w=lam[idx],
+                diff_mask=diffusion_mask(idx, n, cfg.diff_r), N=n)
 
 def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
             b: dict, # a `ct_batch` (or a slice of one), its tensors on the model's device
             cfg: LCTConfig, # the recipe
             c: float, # the robust distance's scale
             target=None, # the stop-gradient target f_θ⁻; default: `model` itself
-            n: tuple|None = None, # (batch size, diffusion samples) of the whole batch `b` is a slice of; default `b`'s own
+            n: tuple|None = None, # (batch size, diffusion samples) of the batch `b` is a slice of; default `b`'s own
             overlap: bool = False, # run the target on a second CPU thread beside the student (`beside`, chapter 00)
-            side=None): # a function of no arguments run after the target's forward on its thread (the trainer draws its next batch)
+            side=None): # no-argument function run on the target's thread after its forward (the trainer draws a batch)
     "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
     tgt = model if target is None else target
     def target():

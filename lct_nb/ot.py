@@ -17,7 +17,8 @@ def _check_pair(x0, z, finite=True):
     for name, t in (('x0', x0), ('z', z)):
         if not isinstance(t, torch.Tensor): raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if not t.is_floating_point(): raise ValueError(f"{name} must be a floating-point tensor, got {t.dtype}")
-        if t.ndim < 1 or t.shape[0] < 1: raise ValueError(f"{name} must have a non-empty batch dimension, got shape {tuple(t.shape)}")
+        if t.ndim < 1 or t.shape[0] < 1:
+            raise ValueError(f"{name} must have a non-empty batch dimension, got shape {tuple(t.shape)}")
     if z.shape != x0.shape:
         raise ValueError(f"z has shape {tuple(z.shape)} but x0 has shape {tuple(x0.shape)}: "
                          "OT pairing needs equal batch sizes and equal sample shapes")
@@ -71,16 +72,19 @@ def ot_pair(x0:torch.Tensor, # data batch (B, ...)
 
 # %% ../nbs/06_ot.ipynb #e20d3d0a
 def _comm_device(x0, group=None) -> torch.device:
-    "Where the collectives of `group` take their tensors: the current GPU under NCCL (a host batch goes there), else x0's device."
+    "Device the collectives of `group` use: the current GPU under NCCL (a host batch goes there), else x0's device."
     if dist.get_backend(group) == 'nccl': return torch.device('cuda', torch.cuda.current_device())
     return x0.device if isinstance(x0, torch.Tensor) else torch.device('cpu')
 
 def _agree_on_batch(x0, z, group, dev) -> torch.dtype:
-    "Check x0 and z on every rank of `group` and that all hold batches of one size, shape and precision; the gather dtype."
-    try: _check_pair(x0, z); err = None
+    "Check x0 and z on every rank of `group` and that all hold batches of one size, shape, precision; the gather dtype."
+    try:
+        _check_pair(x0, z)
+        err = None
     except ValueError as e: err = e
     dt = torch.promote_types(x0.dtype, torch.float32) if err is None else torch.float32  # gather in >= float32 (exact)
-    sig = torch.tensor([int(err is None)] + ([x0.shape[0], x0[0].numel(), int(dt == torch.float64)] if err is None else [0, 0, 0]), device=dev)
+    sig = torch.tensor([int(err is None)] + ([x0.shape[0], x0[0].numel(), int(dt == torch.float64)]
+                                             if err is None else [0, 0, 0]), device=dev)
     sigs = [torch.empty_like(sig) for _ in range(world(group)[1])]
     dist.all_gather(sigs, sig, group=group)
     if err is not None: raise err
@@ -134,5 +138,7 @@ def ot_couple(x0:torch.Tensor, # this rank's data batch (B, ...)
              )->tuple: # (x0, paired noise)
     "Couple data and noise by `mode`: independent, per-rank OT or global OT (§4.4 of Dao et al. 2025)."
     if mode not in OT_MODES: raise ValueError(f"mode must be one of {OT_MODES}, got {mode!r}")
-    if mode == 'none': _check_pair(x0, z); return x0, z
+    if mode == 'none':
+        _check_pair(x0, z)
+        return x0, z
     return ot_pair(x0, z) if mode == 'local' else ot_pair_global(x0, z, group)

@@ -17,7 +17,7 @@ __all__ = ['PAPER_TWO_STEP_INDEX', 'PAPER_TWO_STEP', 'two_step_sigmas', 'prior',
 # %% ../nbs/08_sampling_eval.ipynb #71b2865d
 PAPER_TWO_STEP_INDEX = 430  # authors' best 2-step index (range 420–440) on the 641-point grid, counted from sigma_max
 
-def two_step_sigmas(index: int = PAPER_TWO_STEP_INDEX, # position of the 2nd level counted from sigma_max (0 = sigma_max)
+def two_step_sigmas(index: int = PAPER_TWO_STEP_INDEX, # index of the 2nd level counted from sigma_max (0 = sigma_max)
                     n: int = 641,                      # grid size (the last curriculum stage: s_1 + 1)
                     sigma_min: float = 0.002,          # grid minimum
                     sigma_max: float = 80.,            # grid maximum, also the first sampling level
@@ -54,14 +54,14 @@ def prior(shape, # (B, C, H, W) of the latents to draw
     return sigma * torch.randn(tuple(shape), generator=generator, device=gdev).to(device or gdev)
 
 @torch.no_grad()
-def sample(model: nn.Module,           # consistency function f(x, sigma), e.g. a `ConsistencyModel` (put it in eval mode)
+def sample(model: nn.Module,           # consistency function f(x, sigma), e.g. a `ConsistencyModel` (in eval mode)
            x: Tensor,                  # starting noise at the first level, σ_0·z (see `prior`), on the model's device
-           sigmas=(80.,),              # descending noise levels, one network evaluation each; `PAPER_TWO_STEP` for 2 NFE
-           generator: torch.Generator | None = None, # RNG of the re-noising of later steps (its device is where it is drawn)
+           sigmas=(80.,),              # descending noise levels, one network call each; `PAPER_TWO_STEP` for 2 NFE
+           generator: torch.Generator | None = None, # RNG of later steps' re-noising (its device is where it is drawn)
            callback=None,              # called as callback(dict(i=i, sigma=σ_i, x=f(x_i, σ_i))) after each step
            sigma_min: float | None = None, # boundary level; default `model.sigma_min` (0.002)
           ) -> Tensor:
-    "Multistep consistency sampling (Song et al. 2023 Alg. 1) from `x` at the levels `sigmas`: 1 step with (80,), 2 with `PAPER_TWO_STEP`."
+    "Multistep consistency sampling (Song et al. 2023 Alg. 1) from `x` at `sigmas`, e.g. (80,) or `PAPER_TWO_STEP`."
     sigma_min = float(sigma_min if sigma_min is not None else getattr(model, 'sigma_min', 0.002))
     levels = _check_levels(sigmas, sigma_min)
     for i, s in enumerate(levels):
@@ -91,7 +91,8 @@ def sample_batches(model: nn.Module,   # consistency model
     for b in range(rank, math.ceil(n / batch_size), world_size):
         lo = b * batch_size
         g = batch_generator(seed, b)
-        yield lo, sample(model, prior((min(batch_size, n - lo), *latent_shape), sigmas[0], g, device or _model_device(model)), sigmas, g)
+        yield lo, sample(model, prior((min(batch_size, n - lo), *latent_shape), sigmas[0], g,
+                                      device or _model_device(model)), sigmas, g)
 
 # %% ../nbs/08_sampling_eval.ipynb #d1d4d930
 class IdealNet(nn.Module):
@@ -101,7 +102,8 @@ class IdealNet(nn.Module):
                  sigma_min: float = 0.002,    # as in the ConsistencyModel
                  steps: int = 24):            # Heun steps of the ODE solve from t to sigma_min
         super().__init__()
-        self.register_buffer('y', data.flatten(1).float()); self.shape = tuple(data.shape[1:])
+        self.register_buffer('y', data.flatten(1).float())
+        self.shape = tuple(data.shape[1:])
         self.sigma_data, self.sigma_min, self.steps = sigma_data, sigma_min, steps
     def denoise(self, x, t):
         "Posterior mean E[y | x] of the empirical distribution at noise level t."

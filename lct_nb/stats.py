@@ -19,29 +19,35 @@ def tukey_fences(x, # values (any shape; flattened)
     a = _np(x).ravel()
     if a.size == 0: raise ValueError("x: no values")
     if not np.isfinite(a).all(): raise ValueError("x: contains NaN or inf")
-    q1, med, q3 = np.quantile(a, [0.25, 0.5, 0.75]); iqr = q3 - q1
-    return dict(q1=q1, median=med, q3=q3, iqr=iqr, inner=(q1 - 1.5 * iqr, q3 + 1.5 * iqr), outer=(q1 - 3 * iqr, q3 + 3 * iqr))
+    q1, med, q3 = np.quantile(a, [0.25, 0.5, 0.75])
+    iqr = q3 - q1
+    return dict(q1=q1, median=med, q3=q3, iqr=iqr,
+                inner=(q1 - 1.5 * iqr, q3 + 1.5 * iqr), outer=(q1 - 3 * iqr, q3 + 3 * iqr))
 
 # %% ../nbs/01_latent_stats.ipynb #a7b07a80
 def excess_kurtosis(x) -> float:
     "E[(x−μ)⁴]/σ⁴ − 3 of the flattened `x` (0 for a Gaussian)."
-    a = _np(x).ravel(); d = a - a.mean(); m2 = (d * d).mean()
+    a = _np(x).ravel()
+    d = a - a.mean()
+    m2 = (d * d).mean()
     if m2 == 0: raise ValueError("x: constant values have no kurtosis")
     return float((d**4).mean() / m2**2 - 3)
 
 def outlier_summary(x, # (N, C, H, W) or (N, C, ...) data; summarised per channel (dim 1)
                    ) -> dict: # each key maps to a (C,) array
-    "Per channel: quartiles, IQR, fractions beyond Tukey's inner/outer fences, min, max, excess kurtosis, share of samples with an outer-fence value."
+    "Per channel: quartiles, IQR, share past each fence, min, max, excess kurtosis, share of samples past outer fences."
     a = _np(x)
     if a.ndim < 2: raise ValueError(f"x: expected (N, C, ...) data, got shape {a.shape}")
     rows = []
     for c in range(a.shape[1]):
-        v = a[:, c].ravel(); f = tukey_fences(v)
+        v = a[:, c].ravel()
+        f = tukey_fences(v)
         rows.append(dict(q1=f['q1'], q3=f['q3'], iqr=f['iqr'],
                          beyond_inner=np.mean((v < f['inner'][0]) | (v > f['inner'][1])),
                          beyond_outer=np.mean((v < f['outer'][0]) | (v > f['outer'][1])),
                          min=v.min(), max=v.max(), excess_kurtosis=excess_kurtosis(v),
-                         images_beyond_outer=np.mean(((a[:, c] < f['outer'][0]) | (a[:, c] > f['outer'][1])).reshape(len(a), -1).any(1))))
+                         images_beyond_outer=np.mean(((a[:, c] < f['outer'][0]) |
+                                                      (a[:, c] > f['outer'][1])).reshape(len(a), -1).any(1))))
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 def summary_table(s:dict, # an `outlier_summary`
@@ -64,22 +70,28 @@ def fence_boxplot(x, # (N, C, ...) data, one box per channel
                   max_points:int=2000, # most outliers drawn per channel (a random subset; counts are exact)
                   seed:int=0, # RNG for that subset
                  ):
-    "Box-and-whisker plot per channel with Tukey's inner (dotted) and outer (dashed) fences and outliers marked (Fig. 1 of Dao et al. 2025)."
+    "Box plot per channel with Tukey's inner (dotted) and outer (dashed) fences and outliers (Fig. 1, Dao et al. 2025)."
     a = _np(x)
     if a.ndim < 2: raise ValueError(f"x: expected (N, C, ...) data, got shape {a.shape}")
     if ax is None: _, ax = plt.subplots(figsize=(4, 3))
-    C = a.shape[1]; labels = labels or [f'ch {c}' for c in range(C)]
+    C = a.shape[1]
+    labels = labels or [f'ch {c}' for c in range(C)]
     rng, stats = np.random.default_rng(seed), []
     for c in range(C):
-        v = a[:, c].ravel(); f = tukey_fences(v); (il, ih), (ol, oh) = f['inner'], f['outer']
+        v = a[:, c].ravel()
+        f = tukey_fences(v)
+        (il, ih), (ol, oh) = f['inner'], f['outer']
         inside = v[(v >= il) & (v <= ih)]
         out = v[(v < il) | (v > ih)]
         if len(out) > max_points: out = rng.choice(out, max_points, replace=False)
-        stats.append(dict(med=f['median'], q1=f['q1'], q3=f['q3'], whislo=inside.min(), whishi=inside.max(), fliers=[], label=labels[c]))
-        far = (out < ol) | (out > oh); xs = c + 1 + rng.uniform(-0.12, 0.12, len(out))
+        stats.append(dict(med=f['median'], q1=f['q1'], q3=f['q3'], whislo=inside.min(), whishi=inside.max(),
+                          fliers=[], label=labels[c]))
+        far = (out < ol) | (out > oh)
+        xs = c + 1 + rng.uniform(-0.12, 0.12, len(out))
         ax.scatter(xs[~far], out[~far], s=8, facecolors='none', edgecolors='0.5', linewidths=0.6, zorder=3)
         ax.scatter(xs[far], out[far], s=6, color='tab:red', zorder=4)
-        for y, ls in ((il, ':'), (ih, ':'), (ol, '--'), (oh, '--')): ax.hlines(y, c + 0.65, c + 1.35, colors='tab:blue', linestyles=ls, lw=0.9)
+        for y, ls in ((il, ':'), (ih, ':'), (ol, '--'), (oh, '--')):
+            ax.hlines(y, c + 0.65, c + 1.35, colors='tab:blue', linestyles=ls, lw=0.9)
     ax.bxp(stats, showfliers=False, widths=0.5)
     if title: ax.set_title(title, fontsize=10)
     return ax
