@@ -152,7 +152,7 @@ def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
             c: float, # the robust distance's scale
             target=None, # the stop-gradient target f_θ⁻; default: `model` itself
             n: tuple|None = None, # (batch size, diffusion samples) of the batch `b` is a slice of; default `b`'s own
-            overlap: bool = False, # run the target on a second CPU thread beside the student (`beside`, chapter 00)
+            overlap: bool = False, # run the target on a second CPU thread beside the student (`beside`, chapter 13)
             side=None): # no-argument function run on the target's thread after its forward (the trainer draws a batch)
     "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
     tgt = model if target is None else target
