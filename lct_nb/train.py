@@ -709,24 +709,65 @@ def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoin
     return model.eval().requires_grad_(False), st['config']
 
 # %% ../nbs/16_train.ipynb #7b6febd1
-def _run(cfg: TrainConfig, cbs=None) -> Trainer:
+import traceback
+
+_AGREED = (UserError, Interrupted, NonFiniteLoss)   # stops every rank makes at the same point, after a collective
+
+def _run(cfg: TrainConfig, cbs=None,
+         leaving: bool = False) -> Trainer: # the process exits next: SIGTERM stays ignored until it has
+    "Train `cfg` in this process; however the run ends, every rank then leaves through `_leave`."
+    err, sigterm = None, signal.getsignal(signal.SIGTERM)
     try: return Trainer(cfg, cbs).fit()
+    except BaseException as e:
+        err = e
+        raise
     finally:
-        if dist.is_initialized(): dist.destroy_process_group()
+        _leave(err is None or isinstance(err, _AGREED))
+        if not leaving: _on_sigterm(sigterm)
+
+def _leave(agreed: bool): # every rank ends alike: the last step, or a stop they all agreed on
+    "Every rank's way out of a run: ignore SIGTERM, meet the other ranks (when they stop alike), end the process group."
+    if not dist.is_initialized(): return
+    _on_sigterm(signal.SIG_IGN)   # torchrun stops the other ranks once one exits with an error: this one is leaving
+    if agreed:
+        try: dist.barrier()       # no rank tears down while another is still inside a collective
+        except RuntimeError: pass # a rank is gone already: nobody is left to wait for
+    dist.destroy_process_group()
+
+def _on_sigterm(handler):
+    "Set SIGTERM's handler (only the main thread can; None, a handler not set from Python, is left alone)."
+    main = threading.current_thread() is threading.main_thread()
+    if handler is not None and main: signal.signal(signal.SIGTERM, handler)
 
 def train(cfg: TrainConfig, cbs=None) -> Trainer:
     "Check `cfg`, then train it in this process (one rank of a torchrun job, or alone); `cbs` default to `default_callbacks()`."
     return _run(check_train_config(cfg, dist_env()[1]), cbs)
 
 def main(argv=None, cbs=None):
-    "`python -m lct_nb.train` / `torchrun -m lct_nb.train`: parse flags, check, train."
+    "`python -m lct_nb.train` / `torchrun -m lct_nb.train`: parse flags, check, train (ranks of a job: `_exit_now`)."
     try: cfg = check_train_config(parse_config(argv), dist_env()[1])
     except ValueError as e: exit_error('train', e)
-    try: _run(cfg, cbs)
+    if dist_env()[1] == 1: return _train_main(cfg, cbs)
+    try: _train_main(cfg, cbs)
+    except SystemExit as e: _exit_now(e.code)
+    except Exception:
+        traceback.print_exc()
+        _exit_now(1)
+    _exit_now(0)
+
+def _train_main(cfg: TrainConfig, cbs=None):
+    "Train `cfg`; if the run stops early, say why on one line and exit with its status."
+    try: _run(cfg, cbs, leaving=True)
     except UserError as e: exit_error('train', e)
     except Interrupted as e: _stopped(e, 128 + e.signum, quiet=dist_env()[0] > 0)   # every rank stops alike: rank 0 says it
     except NonFiniteLoss as e: _stopped(e, 1, quiet=dist_env()[0] > 0)
     except (AgentGone, CorruptCheckpoint, OSError) as e: _stopped(e, 1)   # OSError: a full disk, named by atomic_write
+
+def _exit_now(code):
+    "End this rank with `code` without shutting the interpreter down: torch's gloo threads outlive the process group."
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 1)
 
 def _stopped(e: Exception, code: int, quiet: bool = False):
     "Say on one line why the run stopped (unless `quiet`), and exit with `code` (128 + the signal after a signal, as shells do)."

@@ -65,3 +65,17 @@ def test_ablation_plan_from_pilot(tmp_path):
     assert set(c.verdict) == {'too few seeds'} and c.seeds.eq(ablation.PILOT_SEEDS).all()   # 2 seeds: intervals, no verdicts
     dropped = c[c.status.str.startswith('dropped')].claim.tolist()
     assert dropped == [k for k in c.claim if k in ablation.DROPPED] and len(dropped) == len(ablation.DROPPED)
+
+
+def test_rank_exits_benchmark_tiny(tmp_path, capsys):
+    "benchmarks/rank_exits.py --tiny: one two-rank run of each kind ends as designed: every worker's own status, no abort"
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import rank_exits
+    rows = rank_exits.main(['--runs', '1', '--tiny', '--keep', str(tmp_path/'aborts'), '--timeout', '900'])
+    out = capsys.readouterr().out
+    assert [r['kind'] for r in rows] == list(rank_exits.KINDS) and 'said why' in out, out
+    for r in rows:
+        assert not r['abort'] and r['killed'] == 0, (r, out)
+        assert r['rc'] == (0 if r['kind'] == 'end' else 1), (r, out)              # torchrun: 1 when a worker failed
+        assert r['codes'] == [rank_exits.WORKER_EXIT[r['kind']]] * (2 * bool(r['rc'])), (r, out)
+        assert r['said'] in (None, True), (r, out)
