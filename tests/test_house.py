@@ -33,16 +33,19 @@ def test_stale_outputs_are_caught(tmp_path):
     "A stamped chapter checks clean; editing a cell above an output, or adding an unstamped output, makes it stale."
     import nbformat
     rc = _tool('run_chapters')
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 2'), nbformat.v4.new_code_cell('x * 21')])
+    plot = nbformat.v4.new_code_cell('import matplotlib.pyplot as plt\nplt.plot([1, 2]);')
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 2'), nbformat.v4.new_code_cell('x * 21'), plot])
     path = tmp_path/'01_tiny.ipynb'
     nbformat.write(nb, path)
     rc.stamp(path)
-    assert nbformat.read(path, as_version=4).cells[1].outputs[0]['data']['text/plain'] == '42'
+    done = nbformat.read(path, as_version=4)
+    assert done.cells[1].outputs[0]['data']['text/plain'] == '42'
+    assert 'image/png' in done.cells[2].outputs[0]['data']           # figures inline, as a reader sees them
     assert rc.stale(path) == []
     nb = nbformat.read(path, as_version=4)
     nb.cells[0].source = 'x = 3'
     nbformat.write(nb, path)
-    assert rc.stale(path) == [nb.cells[1]['id']]
+    assert rc.stale(path) == [nb.cells[1]['id'], nb.cells[2]['id']]   # every output below the edit
     nb.cells[0].source = 'x = 2'
     nb.cells[0].outputs = [nbformat.v4.new_output('stream', text='hand-made\n')]
     nbformat.write(nb, path)

@@ -44,10 +44,9 @@ def digests(nb) -> dict:
 
 def stamp(path: Path, timeout: int = 1800):
     "Execute `path` on its full default path and write it back with its outputs and their digests."
-    env = os.environ.pop('IN_TEST', None)
+    saved = {k: os.environ.pop(k) for k in ('IN_TEST', 'MPLBACKEND') if k in os.environ}   # the kernel's inline figures
     try: nb = run(path, timeout, keep=True)
-    finally:
-        if env is not None: os.environ['IN_TEST'] = env
+    finally: os.environ.update(saved)
     for c in nb.cells:
         if c.cell_type == 'code': c.metadata, c.execution_count = {}, None
         if _slow(c): c.outputs = []
@@ -71,7 +70,7 @@ if __name__ == '__main__':
     ap.add_argument('--stamp', action='store_true', help='execute on the full default path and save stamped outputs')
     ap.add_argument('--check', action='store_true', help='exit 1 if any committed output is stale')
     a = ap.parse_args()
-    os.environ.setdefault('MPLBACKEND', 'Agg')
+    if not a.stamp: os.environ.setdefault('MPLBACKEND', 'Agg')
     paths = [Path(p).resolve() for p in a.paths] or sorted(p for p in (ROOT/'nbs').glob('[0-9]*.ipynb'))
     if a.check: sys.exit(check(paths))
     if not a.stamp: os.environ.setdefault('IN_TEST', '1')
