@@ -82,7 +82,7 @@ def flags(tr, a, compiled):
     return dict(cudnn_benchmark=b.cudnn.benchmark, cudnn_allow_tf32=b.cudnn.allow_tf32, matmul_allow_tf32=b.cuda.matmul.allow_tf32,
                 float32_matmul_precision=torch.get_float32_matmul_precision(), bf16=tr.cfg.bf16, channels_last=tr.cfg.channels_last,
                 compile=compiled, compile_mode=a.compile_mode if compiled else None, overlap=tr.overlap,
-                optimizer=type(tr.opt).__name__, threads=torch.get_num_threads())
+                guard='device' if tr.on_device else 'host', optimizer=type(tr.opt).__name__, threads=torch.get_num_threads())
 
 
 def where(frames):
@@ -118,7 +118,8 @@ def run_sample(model, shape, sigmas, generator):
 def make_trainer(a, cache, run_dir, mode, compiled):
     "A fresh Trainer for one mode, set up as `python -m lct_nb.train` would set it up, mid-curriculum."
     cfg = replace(CONFIGS['celebahq256'], data=str(cache), net=a.net, preset=a.preset, ot=a.ot, batch_size=a.batch,
-                  bf16=mode == 'bf16', run_dir=str(run_dir), compile=compiled, tf32=mode != 'fp32', channels_last=a.channels_last)
+                  bf16=mode == 'bf16', run_dir=str(run_dir), compile=compiled, tf32=mode != 'fp32', channels_last=a.channels_last,
+                  guard=a.guard)
     if compiled:  # a fresh start per mode: no stale guards, no cache-size limit across modes, graph breaks counted anew
         torch._dynamo.reset()
         torch._dynamo.utils.counters.clear()
@@ -314,6 +315,8 @@ def parse(argv=None):
     p.add_argument('--sync', default='audit', choices=('audit', 'error', 'off'), help='host-sync check (CUDA only)')
     p.add_argument('--no_cudnn_benchmark', action='store_true', help="turn off cuDNN's benchmark mode (the trainer turns it on)")
     p.add_argument('--channels_last', action='store_true', help="the trainer's --channels_last: NHWC conv weights in the flat buffer")
+    p.add_argument('--guard', default='auto', choices=('auto', 'device', 'host'),
+                   help="the trainer's --guard: the non-finite flag gates a fused RAdam on the device, or is read every step")
     p.add_argument('--profile', action='store_true', help='write a profiler table and trace of one step of each mode beside --out')
     p.add_argument('--tiny', action='store_true', help='CPU smoke test: net tiny, size 8, batch 8, 2 steps, fp32 eager')
     p.add_argument('--out', default='results/gpu/gpu.json')

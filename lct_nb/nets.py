@@ -26,7 +26,7 @@ def _affine(p:torch.Tensor, x:torch.Tensor) -> torch.Tensor:
     return p.reshape(1, *x.shape[1:])  # (C,H,W) -> (1,C,H*W) for attention's flattened input
 
 def _pytorch_path(norm:nn.Module, x:torch.Tensor) -> bool:
-    "Whether `norm` runs PyTorch's own kernel on `x`: fp32, unless `keep_layout` turned it off (the numbers fp32 training had)."
+    "Whether `norm` runs PyTorch's own kernel on `x`: fp32 unless `keep_layout` turned it off (fp32 training's numbers)."
     return x.dtype == torch.float32 and norm.torch_fp32
 
 def _group_stats(x:torch.Tensor, groups:int, eps:float, centre:bool=True) -> tuple:
@@ -189,7 +189,7 @@ def norm_kind(m:nn.Module) -> str|None:
 
 # %% ../nbs/05_nsln.ipynb #69b445d0
 def keep_layout(net:nn.Module) -> nn.Module:
-    "Send fp32 inputs of every norm of `net` through `norm_in_dtype` too, so channels-last feature maps stay channels-last."
+    "Send fp32 inputs of every norm of `net` through `norm_in_dtype` too, so channels-last maps stay channels-last."
     for m in net.modules():
         if norm_kind(m) not in (None, 'unknown'): m.torch_fp32 = False
     return net

@@ -70,7 +70,7 @@ class TrainConfig:
     compile: bool = False        # torch.compile the UNet (worth it on a GPU; compiling costs minutes of start-up)
     overlap: bool = True         # on a CPU with 2+ threads, the target's forward on its own thread beside the student's (no effect on a GPU, with --compile or dropout)
     tf32: bool = True            # TF32 matmuls and convolutions on a GPU (paper: on, PyTorch's old default); no effect on a CPU
-    guard: str = 'auto'          # where a non-finite loss is caught: 'device' (a flag skips RAdam and the EMAs; the host reads it at log and checkpoint steps), 'host' (read every step), 'auto' (device on a GPU)
+    guard: str = 'auto'          # where a non-finite loss is caught: 'device' (a flag skips the update; read at log and checkpoint steps), 'host' (every step), 'auto' (device on a GPU)
     channels_last: bool = False  # conv weights as channels-last views of the flat buffer, norms that keep the layout (GPU tensor cores; checkpoints load in either layout)
 
 # %% ../nbs/10_train.ipynb #38fd6d85
@@ -150,7 +150,8 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     if cfg.log_to not in ('', 'tensorboard'): raise ValueError(f"--log_to {cfg.log_to!r}: expected 'tensorboard' (or nothing)")
     if cfg.log_to and importlib.util.find_spec('tensorboard') is None: raise ValueError("--log_to tensorboard needs the tensorboard package: pip install 'lct_nb[tensorboard]'")
     if cfg.latent_norm not in ('channel', 'element'): raise ValueError(f"--latent_norm {cfg.latent_norm!r}: expected 'channel' or 'element'")
-    if cfg.guard not in ('auto', 'device', 'host'): raise ValueError(f"--guard {cfg.guard!r}: expected 'auto', 'device' or 'host'")
+    if cfg.guard not in ('auto', 'device', 'host'):
+        raise ValueError(f"--guard {cfg.guard!r}: expected 'auto', 'device' or 'host'")
     if not (math.isfinite(cfg.tail) and cfg.tail >= 0): raise ValueError(f"--tail {cfg.tail}: expected a finite number >= 0")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas): raise ValueError(f"--betas {' '.join(map(str, cfg.betas))}: expected two numbers in [0, 1)")
@@ -216,7 +217,8 @@ def flatten_parameters(params: list, # the tensors to hold in one buffer, e.g. `
                        channels_last: bool = False, # 4-D tensors (conv weights) as channels-last views of their slices
                       ) -> torch.nn.Parameter:
     "One flat `Parameter` holding `params`, which become views into it (and their `.grad` views into its `.grad`)."
-    flat = torch.nn.Parameter(torch.empty(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device))
+    p0 = params[0]
+    flat = torch.nn.Parameter(torch.empty(sum(p.numel() for p in params), dtype=p0.dtype, device=p0.device))
     if grad: flat.grad = torch.zeros_like(flat)
     for p, (off, s) in zip(params, _slices([p.shape for p in params])):
         view = lambda buf: layout_view(buf[off:off + p.numel()], s, channels_last)
@@ -274,7 +276,7 @@ class InPlaceRAdam(torch.optim.RAdam):
 # %% ../nbs/10_train.ipynb #8e6f0ae0
 @torch.no_grad()
 def radam_math(p, g, m, v, # the weights, their gradient and RAdam's two moments (flat tensors, updated in place)
-               t, lr, skip, # device scalars: steps taken so far (updated), learning rate, 1 to leave everything as it is
+               t, lr, skip, # device scalars: steps taken (updated), learning rate, 1 to leave everything as it is
                beta1: float, beta2: float, wd: float, eps: float):
     "One RAdam step (L2 weight decay) computed on the device, written only where `skip` is 0."
     tn = t + 1
@@ -290,23 +292,27 @@ def radam_math(p, g, m, v, # the weights, their gradient and RAdam's two moments
 
 class FusedRAdam(torch.optim.RAdam):
     "`torch.optim.RAdam`'s update as one fused step (`radam_math`, compiled on a GPU) that a device flag can skip."
-    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 compile: bool|None = None): # torch.compile the step; default on a GPU
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, compile: bool|None = None): # torch.compile the step; default on a GPU
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
         dev = self.param_groups[0]['params'][0].device
-        self.math = torch.compile(radam_math, dynamic=False) if (dev.type == 'cuda' if compile is None else compile) else radam_math
+        compile = dev.type == 'cuda' if compile is None else compile
+        self.math = torch.compile(radam_math, dynamic=False) if compile else radam_math
         self.lr_t, self.no_skip = torch.zeros((), device=dev), torch.zeros((), device=dev)
 
     @torch.no_grad()
-    def step(self, closure=None, skip: torch.Tensor|None = None): # skip: a device scalar, 1 to leave everything unchanged
+    def step(self, closure=None,
+             skip: torch.Tensor|None = None): # a device scalar, 1 to leave everything unchanged
         "One RAdam step on every parameter with a gradient, unless `skip` (never read on the host)."
         for group in self.param_groups:
             self.lr_t.fill_(group['lr'])      # a host scalar into a device one: no wait
             for p in (q for q in group['params'] if q.grad is not None):
                 st = self.state[p]
-                if not st: st.update(step=torch.zeros((), device=p.device), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                if not st: st.update(step=torch.zeros((), device=p.device), exp_avg=torch.zeros_like(p),
+                                     exp_avg_sq=torch.zeros_like(p))
                 if st['step'].device != p.device: st['step'] = st['step'].to(p.device)
-                self.math(p, p.grad, st['exp_avg'], st['exp_avg_sq'], st['step'], self.lr_t, self.no_skip if skip is None else skip,
+                flag = self.no_skip if skip is None else skip
+                self.math(p, p.grad, st['exp_avg'], st['exp_avg_sq'], st['step'], self.lr_t, flag,
                           *group['betas'], group['weight_decay'], group['eps'])
 
 # %% ../nbs/10_train.ipynb #52b13d83
@@ -367,12 +373,13 @@ class Trainer:
                                          self.recipe.sigma_data, self.recipe.sigma_min)
         self.model = build_model(self.model_config).to(self.device)
         self.emas = [copy.deepcopy(self.model).requires_grad_(False) for _ in cfg.ema_rates]
-        self.shapes, cl = [p.shape for p in self.model.parameters()], cfg.channels_last   # cl: NHWC conv weights, see `save`
-        self.params = [flatten_parameters(list(self.model.parameters()), channels_last=cl)]   # one flat tensor for RAdam, norm, EMAs
+        self.shapes, cl = [p.shape for p in self.model.parameters()], cfg.channels_last   # cl: NHWC conv weights
+        self.params = [flatten_parameters(list(self.model.parameters()), channels_last=cl)]   # for RAdam, norm, EMAs
         self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False, channels_last=cl)] for e in self.emas]
         for m in (self.model, *self.emas) if cl else (): keep_layout(m)
-        self.on_device = cfg.guard == 'device' or cfg.guard == 'auto' and self.device.type == 'cuda'   # see `update_on_device`
-        self.opt = (FusedRAdam if self.on_device else InPlaceRAdam)(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        self.on_device = cfg.guard == 'device' or cfg.guard == 'auto' and self.device.type == 'cuda'   # `update_on_device`
+        radam = FusedRAdam if self.on_device else InPlaceRAdam
+        self.opt = radam(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         if cfg.compile: self.model.net.compile(dynamic=False, backend=COMPILE_BACKEND)  # in place: same state_dict keys
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.overlap = (cfg.overlap and self.device.type == 'cpu' and torch.get_num_threads() > 1 and not cfg.compile
@@ -380,7 +387,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.rank)   # pairs and noise, drawn on the host
         self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
         self.signal, self.stop_t, self.stopping, self.saved_step = None, torch.zeros((), device=self.device), 0, None
-        self.lock, self.corrupt, self.changes, self.counts = None, [], [], None   # the run dir's lock; checkpoints to set aside; events to log
+        self.lock, self.corrupt, self.changes = None, [], []   # the run dir's lock; checkpoints to set aside; events to log
+        self.counts = None   # the device guard's counters (`count_bad`)
         self.cbs = sorted(recipe_callbacks(self.recipe, default_callbacks(cfg) if cbs is None else list(cbs)), key=lambda cb: cb.order)
         for cb in self.cbs: cb.trainer = self
         if cfg.resume: self.resume()
@@ -469,12 +477,15 @@ def train_step(self: Trainer, x0) -> dict|None:
     return self.update()
 
 # %% ../nbs/10_train.ipynb #5eeb21ab
-def _read_due(step, cfg): return _due(step, cfg.log_every, cfg.total_steps) or _due(step, cfg.ckpt_every, cfg.total_steps)
+def _read_due(step, cfg):
+    "Whether the host reads the device flags after step `step` (1-based): a log or checkpoint step, or the last."
+    return _due(step, cfg.log_every, cfg.total_steps) or _due(step, cfg.ckpt_every, cfg.total_steps)
 
 @patch
 def count_bad(self: Trainer):
-    "On the device: the streak of steps with a non-finite loss, its longest since the host last looked, the steps skipped."
-    if self.counts is None: self.counts = torch.tensor([self.bad_steps] * 2 + [self.skipped], dtype=torch.float32, device=self.device)
+    "On the device: the streak of non-finite losses, its longest since the host last looked, the steps skipped."
+    if self.counts is None:
+        self.counts = torch.tensor([self.bad_steps] * 2 + [self.skipped], dtype=torch.float32, device=self.device)
     bad = self.flags[0]
     self.counts[0].add_(1).mul_(bad)
     self.counts[1].copy_(torch.maximum(self.counts[1], self.counts[0]))
@@ -482,23 +493,26 @@ def count_bad(self: Trainer):
 
 @patch
 def update_on_device(self: Trainer) -> dict|None:
-    "RAdam and the EMAs, which leave everything unchanged on the device where any rank's loss was not finite; flags read when due."
+    "RAdam and the EMAs, unchanged on the device where any rank's loss was not finite; the flags read when due."
     cfg, bad = self.cfg, self.flags[0]
     self.count_bad()
     norm_due = cfg.grad_clip or _due(self.step + 1, cfg.log_every, cfg.total_steps)
     gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip or math.inf) if norm_due else None
     if cfg.lr_decay:
-        for g in self.opt.param_groups: g['lr'] = lr_at(self.step, g.setdefault('base_lr', cfg.lr), cfg.total_steps, cfg.lr_decay)
+        for g in self.opt.param_groups:
+            g['lr'] = lr_at(self.step, g.setdefault('base_lr', cfg.lr), cfg.total_steps, cfg.lr_decay)
     self.opt.step(skip=bad)
     with torch.no_grad():
-        for rate, ema in zip(cfg.ema_rates, self.ema_params): ema[0].lerp_(self.params[0], (1 - bad) * (1 - ema_rate(rate, self.step, cfg.ema_warmup)))
+        for rate, ema in zip(cfg.ema_rates, self.ema_params):
+            ema[0].lerp_(self.params[0], (1 - bad) * (1 - ema_rate(rate, self.step, cfg.ema_warmup)))
     out = dict(loss=self.loss.detach(), grad_norm=gnorm, c=self.c, N=self.batch['N'], **self.terms)
     return self.read_flags(out) if _read_due(self.step + 1, cfg) else out
 
 @patch
 def read_flags(self: Trainer, out: dict) -> dict|None:
-    "The host's read of the device flags and counters: the signal, the streak that stops a run, the skipped steps; `out` or None."
-    with host_read(self.device): bad, self.stopping, streak, longest, self.skipped = (int(v) for v in torch.cat([self.flags, self.counts]).tolist())
+    "The host's read of the device flags and counters: signal, streak, skipped steps; `out`, or None after a bad step."
+    with host_read(self.device): vals = [int(v) for v in torch.cat([self.flags, self.counts]).tolist()]
+    bad, self.stopping, streak, longest, self.skipped = vals
     self.bad_steps = longest if longest >= self.cfg.max_bad_steps else streak
     self.counts[1].copy_(self.counts[0])
     return None if bad else out
@@ -684,7 +698,8 @@ def save(self: Trainer):
     if self.world > 1: dist.all_gather_object(rngs, _rng_state(self))
     else: rngs = [_rng_state(self)]
     if self.is_main:
-        state = dict(step=self.step, skipped=self.skipped, config=asdict(self.cfg), model_config=self.model_config, layout=self.layout,
+        state = dict(step=self.step, skipped=self.skipped, config=asdict(self.cfg), model_config=self.model_config,
+                     layout=self.layout,
                      model=self.model.state_dict(), emas=[e.state_dict() for e in self.emas], opt=self.opt.state_dict(), rng=rngs,
                      callbacks={type(cb).__name__: cb.state_dict() for cb in self.cbs})
         save_checkpoint(state, self.run_dir/'checkpoints', self.step, keep=self.cfg.keep_ckpts)
@@ -721,9 +736,10 @@ def flat_optimizer_state(st: dict) -> dict:
 def opt_state_in_layout(self: Trainer, st: dict, # an optimiser state_dict over the flat buffer
                         layout: str, path) -> dict: # the layout the checkpoint at `path` was written in
     "`st` with RAdam's flat moments reordered from `layout` into this run's; an unknown layout is refused in one line."
-    if layout not in ('contiguous', 'channels_last'): raise UserError(f"--resume: {path} has an unknown parameter layout {layout!r}")
+    if layout not in ('contiguous', 'channels_last'):
+        raise UserError(f"--resume: {path} has an unknown parameter layout {layout!r}")
     if layout == self.layout: return st
-    if self.is_main: print(f'lct_nb.train: {path} was written {layout}, now {self.layout}: reordering its moments', file=sys.stderr)
+    if self.is_main: print(f'lct_nb.train: {path} is {layout}, now {self.layout}: reordering moments', file=sys.stderr)
     move = lambda v: relayout(v, self.shapes, self.cfg.channels_last) if v.dim() else v
     return dict(st, state={i: {k: move(v) for k, v in s.items()} for i, s in st['state'].items()})
 
