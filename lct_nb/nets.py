@@ -15,15 +15,50 @@ from diffusers.models.attention_processor import Attention
 from .consistency import ConsistencyModel
 
 # %% auto #0
-__all__ = ['NORM_KINDS', 'PRESETS', 'SampleNorm', 'NsLayerNorm', 'LayerNorm2d', 'RMSNorm2d', 'GroupNorm', 'InstanceNorm',
-           'NsGroupNorm', 'NsInstanceNorm', 'make_norm', 'norm_kind', 'UNet', 'unet_config', 'make_unet', 'norm_counts',
-           'model_config', 'build_model']
+__all__ = ['NORM_KINDS', 'PRESETS', 'norm_in_dtype', 'SampleNorm', 'NsLayerNorm', 'LayerNorm2d', 'RMSNorm2d', 'GroupNorm',
+           'InstanceNorm', 'NsGroupNorm', 'NsInstanceNorm', 'make_norm', 'norm_kind', 'keep_layout', 'UNet',
+           'unet_config', 'make_unet', 'norm_counts', 'model_config', 'build_model']
 
 # %% ../nbs/05_nsln.ipynb #819e5613
 def _affine(p:torch.Tensor, x:torch.Tensor) -> torch.Tensor:
     "View a per-channel `(C,)` or per-element `(C, *spatial)` parameter `p` so it broadcasts against `x` `(B, C, ...)`."
     if p.dim() == 1: return p.view(1, -1, *([1] * (x.dim() - 2)))
     return p.reshape(1, *x.shape[1:])  # (C,H,W) -> (1,C,H*W) for attention's flattened input
+
+def _pytorch_path(norm:nn.Module, x:torch.Tensor) -> bool:
+    "Whether `norm` runs PyTorch's own kernel on `x`: fp32 unless `keep_layout` turned it off (fp32 training's numbers)."
+    return x.dtype == torch.float32 and norm.torch_fp32
+
+def _group_stats(x:torch.Tensor, groups:int, eps:float, centre:bool=True) -> tuple:
+    "fp32 mean (None without centring) and 1/√(σ²+ε) of each sample's `groups` channel groups, each per channel (B, C)."
+    xg = x.float().unflatten(1, (groups, -1))
+    dims = tuple(range(2, xg.dim()))
+    var, mean = torch.var_mean(xg, dims, correction=0) if centre else (xg.square().mean(dims), None)
+    per = lambda s: s[..., None].expand(*s.shape, x.shape[1] // groups).reshape(len(x), -1)
+    return None if mean is None else per(mean), per(torch.rsqrt(var + eps))
+
+def _fold(mean, rstd, weight, bias) -> tuple:
+    "Per-channel scale γ/σ and shift β − u·γ/σ (B, C) in fp32: the whole affine normalisation as one multiply-add."
+    scale = rstd if weight is None else rstd * weight.float()
+    shift = None if mean is None else -mean * scale
+    if bias is not None: shift = bias.float() if shift is None else shift + bias.float()
+    return scale, shift
+
+def norm_in_dtype(x:torch.Tensor,           # (B, C, ...) in any dtype and memory layout
+                  groups:int=1,             # channel groups sharing statistics: 1 for the sample norms, C for instance
+                  eps:float=1e-5,           # added to the variance (or mean square)
+                  weight:torch.Tensor|None=None, # gain γ, per channel `(C,)` or per element `(C, *spatial)`
+                  bias:torch.Tensor|None=None,   # bias β, the same shapes
+                  centre:bool=True) -> torch.Tensor: # subtract the mean (False: RMSNorm)
+    "Normalise with fp32 statistics (one reduction per sample) and one fused multiply-add; `x`'s dtype and layout out."
+    mean, rstd = _group_stats(x, groups, eps, centre)
+    bc = lambda t: t.view(*t.shape, *[1] * (x.dim() - 2))
+    if any(p is not None and p.dim() > 1 for p in (weight, bias)):   # per-element γ, β: normalise, then the affine map
+        y = (x.float() if mean is None else x.float() - bc(mean)) * bc(rstd)
+        y = y if weight is None else y * _affine(weight, x)
+        return (y if bias is None else y + _affine(bias, x)).to(x.dtype)
+    scale, shift = _fold(mean, rstd, weight, bias)
+    return (x * bc(scale) if shift is None else torch.addcmul(bc(shift), x, bc(scale))).to(x.dtype)
 
 def _check_input(norm:nn.Module, x:torch.Tensor, shape:tuple):
     "Raise a clear error when `x` does not fit a norm whose affine parameters have shape `shape`."
@@ -35,7 +70,8 @@ def _check_input(norm:nn.Module, x:torch.Tensor, shape:tuple):
 # %% ../nbs/05_nsln.ipynb #010ce04f
 class SampleNorm(nn.Module):
     "Normalisation of each sample over all its non-batch dims, then an optional gain γ and bias β (per channel or per element)."
-    kind, has_gain, has_bias = None, True, True
+    kind, has_gain, has_bias, centred = None, True, True, True
+    torch_fp32 = True   # fp32 inputs take PyTorch's kernels; `keep_layout` sets False
     def __init__(self,
                  normalized_shape:int|tuple, # shape of γ and β: `C` (per channel) or `(C, H, W)` (per element)
                  eps:float=1e-5):            # added to the variance (or mean square)
@@ -49,9 +85,15 @@ class SampleNorm(nn.Module):
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         _check_input(self, x, self.normalized_shape)
+        if not _pytorch_path(self, x): return self.in_dtype(x)
         y = self.normalise(x)
         if self.has_gain: y = y * _affine(self.weight, x)
         return y + _affine(self.bias, x) if self.has_bias else y
+
+    def in_dtype(self, x:torch.Tensor) -> torch.Tensor:
+        "The same map with fp32 statistics and γ, β folded in, returned in `x`'s dtype and layout (`norm_in_dtype`)."
+        w, b = (getattr(self, n) if has else None for n, has in (('weight', self.has_gain), ('bias', self.has_bias)))
+        return norm_in_dtype(x, 1, self.eps, w, b, self.centred)
 
     def extra_repr(self): return f"{self.normalized_shape}, eps={self.eps}" + ('' if self.has_gain else ', gain=None')
 
@@ -68,7 +110,7 @@ class LayerNorm2d(SampleNorm):
 
 class RMSNorm2d(SampleNorm):
     "RMSNorm of each sample over all non-batch dims: `x / sqrt(mean(x²) + ε) · γ` (Zhang & Sennrich 2019)."
-    kind, has_bias = 'rms', False
+    kind, has_bias, centred = 'rms', False, False
     def normalise(self, x): return x * torch.rsqrt(x.pow(2).mean(tuple(range(1, x.dim())), keepdim=True) + self.eps)
 
 # %% ../nbs/05_nsln.ipynb #29454040
@@ -78,19 +120,28 @@ def _num_groups(num_channels:int, max_groups:int=32, min_per_group:int=4) -> int
     while num_channels % g: g -= 1
     return g
 
-class GroupNorm(nn.GroupNorm):
+class _GroupNorm(nn.GroupNorm):
+    "`nn.GroupNorm`, with fp32 statistics and the input's dtype and layout off PyTorch's fp32 path (`_pytorch_path`)."
+    torch_fp32 = True   # fp32 inputs take PyTorch's kernel; `keep_layout` sets False
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        return super().forward(x) if _pytorch_path(self, x) else self.in_dtype(x)
+    def in_dtype(self, x:torch.Tensor) -> torch.Tensor:
+        "The same map with fp32 statistics and γ, β folded in, returned in `x`'s dtype and layout (`norm_in_dtype`)."
+        return norm_in_dtype(x, self.num_groups, self.eps, self.weight, self.bias)
+
+class GroupNorm(_GroupNorm):
     "`nn.GroupNorm` with ADM's group count `min(32, C/4)` and per-channel γ, β."
     kind = 'group'
     def __init__(self, num_channels:int, eps:float=1e-5): super().__init__(_num_groups(num_channels), num_channels, eps=eps)
 
-class InstanceNorm(nn.GroupNorm):
+class InstanceNorm(_GroupNorm):
     "InstanceNorm as GroupNorm with one channel per group (works on `(B, C, H, W)` and `(B, C, H·W)`), per-channel γ, β."
     kind = 'instance'
     def __init__(self, num_channels:int, eps:float=1e-5): super().__init__(num_channels, num_channels, eps=eps)
 
 class NsGroupNorm(nn.Module):
     "GroupNorm with the gain removed: per-group normalisation plus a per-channel β only (paper's §6 suggestion)."
-    kind = 'nsgroup'
+    kind, torch_fp32 = 'nsgroup', True
     def __init__(self,
                  num_channels:int,  # C
                  num_groups:int|None=None, # G; default ADM's `min(32, C/4)`
@@ -102,7 +153,12 @@ class NsGroupNorm(nn.Module):
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         _check_input(self, x, (self.num_channels,))
+        if not _pytorch_path(self, x): return self.in_dtype(x)
         return F.group_norm(x, self.num_groups, eps=self.eps) + _affine(self.bias, x)
+
+    def in_dtype(self, x:torch.Tensor) -> torch.Tensor:
+        "The same map with fp32 statistics, returned in `x`'s dtype and layout (`norm_in_dtype`)."
+        return norm_in_dtype(x, self.num_groups, self.eps, None, self.bias)
 
     def extra_repr(self): return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, gain=None"
 
@@ -130,6 +186,14 @@ def norm_kind(m:nn.Module) -> str|None:
     if type(m) in _NORMS.values(): return m.kind
     norm_types = (nn.GroupNorm, nn.LayerNorm, nn.modules.batchnorm._NormBase, getattr(nn, 'RMSNorm', nn.LayerNorm))
     return 'unknown' if isinstance(m, norm_types) else None
+
+# %% ../nbs/05_nsln.ipynb #69b445d0
+def keep_layout(net:nn.Module) -> nn.Module:
+    "Send fp32 inputs of every norm of `net` through `norm_in_dtype` too, so channels-last maps stay channels-last."
+    for m in net.modules():
+        if norm_kind(m) not in (None, 'unknown'): m.torch_fp32 = False
+    return net
+
 
 # %% ../nbs/05_nsln.ipynb #3427dcad
 PRESETS = {

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
-           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'flatten_parameters', 'InPlaceRAdam',
-           'Callback', 'CalibratedC', 'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer',
-           'caught_signals', 'json_line', 'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer',
-           'flat_optimizer_state', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks', 'model_from_checkpoint',
-           'train', 'main']
+           'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'layout_view', 'flatten_parameters',
+           'relayout', 'InPlaceRAdam', 'radam_math', 'FusedRAdam', 'Callback', 'CalibratedC', 'recipe_callbacks',
+           'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals', 'json_line', 'lock_run_dir',
+           'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'flat_optimizer_state', 'SampleGrids',
+           'TensorBoard', 'Export', 'default_callbacks', 'model_from_checkpoint', 'train', 'main']
 
 # %% ../nbs/16_train.ipynb #a7b1e675
 import argparse, copy, fcntl, importlib.util, inspect, json, math, os, re, shutil, signal, socket, sys, time
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .core import init_distributed, dist_env, host_read, eval_mode, exit_error, UserError, write_json, atomic_write, one_line_errors
 from .curriculum import nfe_at
 from .objective import LCTConfig, get_preset, check_config, ct_batch, ct_loss, loss_scale, calibrated_c
-from .nets import unet_config, model_config, build_model, PRESETS as NETS
+from .nets import unet_config, model_config, build_model, keep_layout, PRESETS as NETS
 from .latents import load_latent_cache, latent_cache_path
 from .sampling import sample, prior, two_step_sigmas
 from .images import decode_to_images, save_image_grid
@@ -70,6 +70,8 @@ class TrainConfig:
     compile: bool = False        # torch.compile the UNet (worth it on a GPU; compiling costs minutes of start-up)
     overlap: bool = True         # on a CPU with 2+ threads, the target's forward on its own thread beside the student's (no effect on a GPU, with --compile or dropout)
     tf32: bool = True            # TF32 matmuls and convolutions on a GPU (paper: on, PyTorch's old default); no effect on a CPU
+    guard: str = 'auto'          # where a non-finite loss is caught: 'device' (a flag skips the update; read at log and checkpoint steps), 'host' (every step), 'auto' (device on a GPU)
+    channels_last: bool = False  # conv weights as channels-last views of the flat buffer, norms that keep the layout (GPU tensor cores; checkpoints load in either layout)
 
 # %% ../nbs/16_train.ipynb #38fd6d85
 CONFIGS = dict(
@@ -148,6 +150,8 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     if cfg.log_to not in ('', 'tensorboard'): raise ValueError(f"--log_to {cfg.log_to!r}: expected 'tensorboard' (or nothing)")
     if cfg.log_to and importlib.util.find_spec('tensorboard') is None: raise ValueError("--log_to tensorboard needs the tensorboard package: pip install 'lct_nb[tensorboard]'")
     if cfg.latent_norm not in ('channel', 'element'): raise ValueError(f"--latent_norm {cfg.latent_norm!r}: expected 'channel' or 'element'")
+    if cfg.guard not in ('auto', 'device', 'host'):
+        raise ValueError(f"--guard {cfg.guard!r}: expected 'auto', 'device' or 'host'")
     if not (math.isfinite(cfg.tail) and cfg.tail >= 0): raise ValueError(f"--tail {cfg.tail}: expected a finite number >= 0")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas): raise ValueError(f"--betas {' '.join(map(str, cfg.betas))}: expected two numbers in [0, 1)")
@@ -196,19 +200,41 @@ def lr_at(k: int, # the step (0-based)
     return lr if decay <= 0 or k < start else lr * max(total_steps - k, 0) / (total_steps - start)
 
 # %% ../nbs/16_train.ipynb #4754aa7b
+def layout_view(buf: torch.Tensor, # a flat slice of `prod(shape)` elements
+                shape: tuple, channels_last: bool = False) -> torch.Tensor:
+    "`buf` as a tensor of `shape`: row-major, or for a 4-D (conv) shape a channels-last (NHWC-ordered) view."
+    if not (channels_last and len(shape) == 4): return buf.view(shape)
+    o, i, h, w = shape
+    return buf.view(o, h, w, i).permute(0, 3, 1, 2)
+
+def _slices(shapes):
+    "(offset, shape) of each of `shapes` laid end to end in one flat buffer."
+    offs = np.cumsum([0] + [math.prod(s) for s in shapes]).tolist()
+    return list(zip(offs, shapes))
+
 def flatten_parameters(params: list, # the tensors to hold in one buffer, e.g. `list(model.parameters())`
                        grad: bool = True, # also give them one gradient buffer (views into `flat.grad`)
+                       channels_last: bool = False, # 4-D tensors (conv weights) as channels-last views of their slices
                       ) -> torch.nn.Parameter:
     "One flat `Parameter` holding `params`, which become views into it (and their `.grad` views into its `.grad`)."
-    flat = torch.nn.Parameter(torch.cat([p.detach().reshape(-1) for p in params]))
+    p0 = params[0]
+    flat = torch.nn.Parameter(torch.empty(sum(p.numel() for p in params), dtype=p0.dtype, device=p0.device))
     if grad: flat.grad = torch.zeros_like(flat)
-    off = 0
-    for p in params:
-        n = p.numel()
-        p.data = flat.data[off:off + n].view_as(p)
-        if grad: p.grad = flat.grad[off:off + n].view_as(p)
-        off += n
+    for p, (off, s) in zip(params, _slices([p.shape for p in params])):
+        view = lambda buf: layout_view(buf[off:off + p.numel()], s, channels_last)
+        view(flat.data).copy_(p.detach())
+        p.data = view(flat.data)
+        if grad: p.grad = view(flat.grad)
     return flat
+
+def relayout(buf: torch.Tensor, # a flat buffer of tensors of `shapes` in one layout ...
+             shapes: list, channels_last: bool) -> torch.Tensor: # ... that is the other layout of `channels_last`
+    "A copy of the flat `buf` with its 4-D slices reordered into the layout `channels_last` (e.g. RAdam's moments)."
+    out = torch.empty_like(buf)
+    for off, s in _slices(shapes):
+        n = math.prod(s)
+        layout_view(out[off:off + n], s, channels_last).copy_(layout_view(buf[off:off + n], s, not channels_last))
+    return out
 
 # %% ../nbs/16_train.ipynb #561b29e5
 class InPlaceRAdam(torch.optim.RAdam):
@@ -246,6 +272,48 @@ class InPlaceRAdam(torch.optim.RAdam):
                 torch.sqrt(v, out=s); s.add_(eps); s.div_(adam); s.reciprocal_(); s.add_(plain)
                 p.addcmul_(m, s)                                             # θ += m_t · (adam/(√v_t+ε) + plain)
         return loss
+
+# %% ../nbs/16_train.ipynb #8e6f0ae0
+@torch.no_grad()
+def radam_math(p, g, m, v, # the weights, their gradient and RAdam's two moments (flat tensors, updated in place)
+               t, lr, skip, # device scalars: steps taken (updated), learning rate, 1 to leave everything as it is
+               beta1: float, beta2: float, wd: float, eps: float):
+    "One RAdam step (L2 weight decay) computed on the device, written only where `skip` is 0."
+    tn = t + 1
+    td, lr = tn.double(), lr.double()       # the step's scalars in float64, as PyTorch computes them on the host
+    rho_inf, b2t = 2 / (1 - beta2) - 1, beta2 ** td
+    rho = rho_inf - 2 * td * b2t / (1 - b2t)
+    rect = torch.sqrt(((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)).clamp(min=0))
+    adam, plain = (lr * rect * torch.sqrt(1 - b2t) / (1 - beta1 ** td)).float(), (lr / (1 - beta1 ** td)).float()
+    g = g + wd * p if wd else g
+    mn, vn = torch.lerp(m, g, 1 - beta1), v * beta2 + (1 - beta2) * g * g
+    pn = p - mn * torch.where(rho > 5, adam / (vn.sqrt() + eps), plain)   # plain momentum while ρ_t <= 5
+    for old, new in ((p, pn), (m, mn), (v, vn), (t, tn)): old.copy_(torch.where(skip > 0, old, new))
+
+class FusedRAdam(torch.optim.RAdam):
+    "`torch.optim.RAdam`'s update as one fused step (`radam_math`, compiled on a GPU) that a device flag can skip."
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, compile: bool|None = None): # torch.compile the step; default on a GPU
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        dev = self.param_groups[0]['params'][0].device
+        compile = dev.type == 'cuda' if compile is None else compile
+        self.math = torch.compile(radam_math, dynamic=False) if compile else radam_math
+        self.lr_t, self.no_skip = torch.zeros((), device=dev), torch.zeros((), device=dev)
+
+    @torch.no_grad()
+    def step(self, closure=None,
+             skip: torch.Tensor|None = None): # a device scalar, 1 to leave everything unchanged
+        "One RAdam step on every parameter with a gradient, unless `skip` (never read on the host)."
+        for group in self.param_groups:
+            self.lr_t.fill_(group['lr'])      # a host scalar into a device one: no wait
+            for p in (q for q in group['params'] if q.grad is not None):
+                st = self.state[p]
+                if not st: st.update(step=torch.zeros((), device=p.device), exp_avg=torch.zeros_like(p),
+                                     exp_avg_sq=torch.zeros_like(p))
+                if st['step'].device != p.device: st['step'] = st['step'].to(p.device)
+                flag = self.no_skip if skip is None else skip
+                self.math(p, p.grad, st['exp_avg'], st['exp_avg_sq'], st['step'], self.lr_t, flag,
+                          *group['betas'], group['weight_decay'], group['eps'])
 
 # %% ../nbs/16_train.ipynb #52b13d83
 EVENTS = ('before_fit', 'before_stage', 'before_step', 'after_loss', 'after_step', 'after_stage', 'after_fit', 'after_cancel')
@@ -305,9 +373,13 @@ class Trainer:
                                          self.recipe.sigma_data, self.recipe.sigma_min)
         self.model = build_model(self.model_config).to(self.device)
         self.emas = [copy.deepcopy(self.model).requires_grad_(False) for _ in cfg.ema_rates]
-        self.params = [flatten_parameters(list(self.model.parameters()))]   # one flat tensor for RAdam, the norm and the EMAs
-        self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False)] for e in self.emas]
-        self.opt = InPlaceRAdam(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        self.shapes, cl = [p.shape for p in self.model.parameters()], cfg.channels_last   # cl: NHWC conv weights
+        self.params = [flatten_parameters(list(self.model.parameters()), channels_last=cl)]   # for RAdam, norm, EMAs
+        self.ema_params = [[flatten_parameters(list(e.parameters()), grad=False, channels_last=cl)] for e in self.emas]
+        for m in (self.model, *self.emas) if cl else (): keep_layout(m)
+        self.on_device = cfg.guard == 'device' or cfg.guard == 'auto' and self.device.type == 'cuda'   # `update_on_device`
+        radam = FusedRAdam if self.on_device else InPlaceRAdam
+        self.opt = radam(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         if cfg.compile: self.model.net.compile(dynamic=False, backend=COMPILE_BACKEND)  # in place: same state_dict keys
         self.student = DDP(self.model) if self.world > 1 else self.model
         self.overlap = (cfg.overlap and self.device.type == 'cpu' and torch.get_num_threads() > 1 and not cfg.compile
@@ -316,6 +388,7 @@ class Trainer:
         self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
         self.signal, self.stop_t, self.stopping, self.saved_step = None, torch.zeros((), device=self.device), 0, None
         self.lock, self.corrupt, self.changes = None, [], []   # the run dir's lock; checkpoints to set aside; events to log
+        self.counts = None   # the device guard's counters (`count_bad`)
         self.cbs = sorted(recipe_callbacks(self.recipe, default_callbacks(cfg) if cbs is None else list(cbs)), key=lambda cb: cb.order)
         for cb in self.cbs: cb.trainer = self
         if cfg.resume: self.resume()
@@ -385,6 +458,7 @@ def _due(step, every, total): return step % every == 0 or step == total
 @patch
 def update(self: Trainer) -> dict|None:
     "RAdam and the EMAs if every rank's loss was finite (the step's one host read), else skip: the step's terms, or None."
+    if self.on_device: return self.update_on_device()
     with host_read(self.device): bad, self.stopping = (int(v) for v in self.flags.tolist())
     if bad: self.bad_steps, self.skipped = self.bad_steps + 1, self.skipped + 1; return None
     cfg, self.bad_steps = self.cfg, 0
@@ -401,6 +475,47 @@ def train_step(self: Trainer, x0) -> dict|None:
     "One whole step on a host batch of latents: prepare, forward and backward, update."
     self.forward_backward(self.prepare(x0))
     return self.update()
+
+# %% ../nbs/16_train.ipynb #5eeb21ab
+def _read_due(step, cfg):
+    "Whether the host reads the device flags after step `step` (1-based): a log or checkpoint step, or the last."
+    return _due(step, cfg.log_every, cfg.total_steps) or _due(step, cfg.ckpt_every, cfg.total_steps)
+
+@patch
+def count_bad(self: Trainer):
+    "On the device: the streak of non-finite losses, its longest since the host last looked, the steps skipped."
+    if self.counts is None:
+        self.counts = torch.tensor([self.bad_steps] * 2 + [self.skipped], dtype=torch.float32, device=self.device)
+    bad = self.flags[0]
+    self.counts[0].add_(1).mul_(bad)
+    self.counts[1].copy_(torch.maximum(self.counts[1], self.counts[0]))
+    self.counts[2].add_(bad)
+
+@patch
+def update_on_device(self: Trainer) -> dict|None:
+    "RAdam and the EMAs, unchanged on the device where any rank's loss was not finite; the flags read when due."
+    cfg, bad = self.cfg, self.flags[0]
+    self.count_bad()
+    norm_due = cfg.grad_clip or _due(self.step + 1, cfg.log_every, cfg.total_steps)
+    gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip or math.inf) if norm_due else None
+    if cfg.lr_decay:
+        for g in self.opt.param_groups:
+            g['lr'] = lr_at(self.step, g.setdefault('base_lr', cfg.lr), cfg.total_steps, cfg.lr_decay)
+    self.opt.step(skip=bad)
+    with torch.no_grad():
+        for rate, ema in zip(cfg.ema_rates, self.ema_params):
+            ema[0].lerp_(self.params[0], (1 - bad) * (1 - ema_rate(rate, self.step, cfg.ema_warmup)))
+    out = dict(loss=self.loss.detach(), grad_norm=gnorm, c=self.c, N=self.batch['N'], **self.terms)
+    return self.read_flags(out) if _read_due(self.step + 1, cfg) else out
+
+@patch
+def read_flags(self: Trainer, out: dict) -> dict|None:
+    "The host's read of the device flags and counters: signal, streak, skipped steps; `out`, or None after a bad step."
+    with host_read(self.device): vals = [int(v) for v in torch.cat([self.flags, self.counts]).tolist()]
+    bad, self.stopping, streak, longest, self.skipped = vals
+    self.bad_steps = longest if longest >= self.cfg.max_bad_steps else streak
+    self.counts[1].copy_(self.counts[0])
+    return None if bad else out
 
 # %% ../nbs/16_train.ipynb #122ec4c3
 def _stage_of(k, cfg, recipe): return nfe_at(min(k, cfg.total_steps - 1), cfg.total_steps, recipe.s0, recipe.s1)
@@ -584,11 +699,17 @@ def save(self: Trainer):
     else: rngs = [_rng_state(self)]
     if self.is_main:
         state = dict(step=self.step, skipped=self.skipped, config=asdict(self.cfg), model_config=self.model_config,
+                     layout=self.layout,
                      model=self.model.state_dict(), emas=[e.state_dict() for e in self.emas], opt=self.opt.state_dict(), rng=rngs,
                      callbacks={type(cb).__name__: cb.state_dict() for cb in self.cbs})
         save_checkpoint(state, self.run_dir/'checkpoints', self.step, keep=self.cfg.keep_ckpts)
     self.saved_step = self.step
     if self.world > 1: dist.barrier()
+
+@patch(as_prop=True)
+def layout(self: Trainer) -> str:
+    "The order of the flat buffer's conv slices, which RAdam's flat moments follow: 'channels_last' or 'contiguous'."
+    return 'channels_last' if self.cfg.channels_last else 'contiguous'
 
 class Checkpointer(Callback):
     "Writes config.json before the first step, and a checkpoint every `ckpt_every` steps and at the end."
@@ -612,6 +733,17 @@ def flat_optimizer_state(st: dict) -> dict:
     return dict(state={0: flat} if flat else {}, param_groups=[dict(st['param_groups'][0], params=[0])])   # 'step' is one scalar
 
 @patch
+def opt_state_in_layout(self: Trainer, st: dict, # an optimiser state_dict over the flat buffer
+                        layout: str, path) -> dict: # the layout the checkpoint at `path` was written in
+    "`st` with RAdam's flat moments reordered from `layout` into this run's; an unknown layout is refused in one line."
+    if layout not in ('contiguous', 'channels_last'):
+        raise UserError(f"--resume: {path} has an unknown parameter layout {layout!r}")
+    if layout == self.layout: return st
+    if self.is_main: print(f'lct_nb.train: {path} is {layout}, now {self.layout}: reordering moments', file=sys.stderr)
+    move = lambda v: relayout(v, self.shapes, self.cfg.channels_last) if v.dim() else v
+    return dict(st, state={i: {k: move(v) for k, v in s.items()} for i, s in st['state'].items()})
+
+@patch
 def resume(self: Trainer):
     "Load the latest checkpoint of run_dir, if any, and continue exactly where it stopped."
     st, path, bad = load_latest_intact(self.run_dir/'checkpoints', self.device)
@@ -624,7 +756,8 @@ def resume(self: Trainer):
     old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
     diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if old[k] != getattr(self.cfg, k)}
     if diff: raise UserError(f"--resume: {path} was trained with " + ', '.join(f'{k}={a!r} (now {b!r})' for k, (a, b) in diff.items()))
-    self.model.load_state_dict(st['model']); self.opt.load_state_dict(flat_optimizer_state(st['opt']))
+    opt = self.opt_state_in_layout(flat_optimizer_state(st['opt']), st.get('layout', 'contiguous'), path)
+    self.model.load_state_dict(st['model']); self.opt.load_state_dict(opt)
     for e, s in zip(self.emas, st['emas']): e.load_state_dict(s)
     for cb in self.cbs: cb.load_state_dict(st.get('callbacks', {}).get(type(cb).__name__, {}))
     self.step, self.skipped = st['step'], st['skipped']

@@ -1,5 +1,6 @@
 """Smoke tests of the scripts in benchmarks/ that are meant for other machines (run here on the CPU in tiny mode)."""
-import json, math, os, subprocess, sys
+import gzip, json, math, os, subprocess, sys
+import torch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,37 @@ def test_gpu_benchmark_tiny(tmp_path):
     assert math.isfinite(m['step_s']) and m['step_s'] > 0 and math.isfinite(m['loss'])
     assert r['flops_per_step'] > 0 and m['mfu'] is None and m['sample1_per_s'] > 0 and m['sample2_per_s'] > 0
     assert 'ms/step' in res.stdout and 'best: fp32' in res.stdout
+    prov = r['provenance']
+    assert len(prov['commit']) == 40 and isinstance(prov['dirty'], bool) and prov['torch'] == torch.__version__
+    assert all(prov['packages'][k] for k in ('diffusers', 'POT', 'fastcore')) and r['mfu_against'] == 'bf16 dense peak'
+    assert set(m['phases_s']) == {'prepare', 'forward_backward', 'update'} and all(v > 0 for v in m['phases_s'].values())
+    assert m['flags']['channels_last'] is False and m['flags']['compile'] is False
+
+
+def test_gpu_benchmark_profile_and_channels_last(tmp_path):
+    "--profile writes a table and a Chrome trace beside --out; --channels_last trains through the trainer's flag (the weights alias the buffer)."
+    out = tmp_path/'gpu.json'
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
+    res = subprocess.run([sys.executable, 'benchmarks/gpu.py', '--tiny', '--profile', '--channels_last', '--out', str(out)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    (m,) = json.loads(out.read_text())['modes']
+    assert m['flags']['channels_last'] is True and math.isfinite(m['loss'])
+    assert m['profile_files'] == ['profile_fp32_eager.txt', 'trace_fp32_eager.json.gz']
+    assert 'aten::' in (tmp_path/'profile_fp32_eager.txt').read_text()
+    with gzip.open(tmp_path/'trace_fp32_eager.json.gz') as f: assert json.load(f)['traceEvents']
+
+
+def test_gpu_benchmark_peaks():
+    "The dense bf16 peak of each card by its CUDA name: an NVL or PCIe card never gets the SXM figure."
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import gpu
+    bf16 = {n: gpu.peak_flops(n)['bf16'] / 1e12 for n in ('NVIDIA H200 NVL', 'NVIDIA H200', 'NVIDIA H100 NVL', 'NVIDIA H100 PCIe',
+                                                           'NVIDIA H100 80GB HBM3', 'NVIDIA A100-SXM4-80GB')}
+    assert bf16 == {'NVIDIA H200 NVL': 835, 'NVIDIA H200': 989, 'NVIDIA H100 NVL': 835, 'NVIDIA H100 PCIe': 756,
+                    'NVIDIA H100 80GB HBM3': 989, 'NVIDIA A100-SXM4-80GB': 312}
+    assert gpu.peak_flops('cpu') is None
+    assert gpu.plan(gpu.parse([])) == [('bf16', False), ('bf16', True), ('tf32', False), ('fp32', False), ('tf32', True), ('fp32', True)]
 
 
 def _tiny_step_benchmark(script, steps):

@@ -61,9 +61,14 @@ def sigkill_after(run, step, *args):
     os.killpg(p.pid, signal.SIGKILL); p.wait()
 
 
-def test_divergence_leaves_only_finite_checkpoints_and_never_exits_0(tmp_path):
+# where the non-finite flag is read: every step; on the device, read at log and checkpoint steps
+GUARDS = {'host': ['--guard', 'host'], 'device': ['--guard', 'device', '--ckpt_every', '2', '--log_every', '2']}
+
+
+@pytest.mark.parametrize('guard', GUARDS.values(), ids=GUARDS.keys())
+def test_divergence_leaves_only_finite_checkpoints_and_never_exits_0(tmp_path, guard):
     "--lr 1e6 (losses overflow within a few steps) → exit 1 naming the newest checkpoint; every checkpoint on disk finite; --resume stops again"
-    run, args = tmp_path/'r', ['--lr', '1e6', '--total_steps', '40', '--ckpt_every', '1', '--keep_ckpts', '2', '--max_bad_steps', '3', *QUIET]
+    run, args = tmp_path/'r', ['--lr', '1e6', '--total_steps', '40', '--ckpt_every', '1', '--keep_ckpts', '2', '--max_bad_steps', '3', *QUIET, *guard]
     res = train(run, *args)
     assert res.returncode == 1, res.stderr[-3000:]
     line = one_line(res.stderr, 'lct_nb.train: stopped:')
