@@ -389,13 +389,12 @@ def _finalise(out:Path, meta:dict, n_shards:int):
 
 # %% ../nbs/00_latents.ipynb #100e7c08
 def _open_cache(out:Path, meta:dict, overwrite:bool) -> bool:
-    "Make `out` ready for the encode `meta` describes; True if it already holds that finished cache."
+    "Make `out` ready for the encode `meta` describes; True if it already holds that finished cache (never with `overwrite`)."
     if out.exists() and not out.is_dir(): raise UserError(f"out_dir: {out} is a file, not a directory")
-    if (out / 'meta.json').exists():
+    if (out / 'meta.json').exists() and overwrite: shutil.rmtree(out)   # same names may be other images: encode them all
+    elif (out / 'meta.json').exists():
         old = json.loads((out / 'meta.json').read_text())
-        same = _check_resume(out, old, meta, overwrite)
-        if same and old.get('complete'): return True
-        if not same: shutil.rmtree(out)
+        if _check_resume(out, old, meta, overwrite) and old.get('complete'): return True
     elif out.exists() and any(out.iterdir()) and not overwrite:
         raise ValueError(f"out_dir: {out} exists, is not empty and is not a latent cache")
     (out / 'shards').mkdir(parents=True, exist_ok=True)
@@ -411,7 +410,7 @@ def encode_latents(vae:AutoencoderKL, # the VAE
                    sample:bool=True, # sampled latents (authors) or the posterior mean
                    seed:int=0, # seed of the sampling noise (per shard: seed, shard number)
                    info:dict|None=None, # extra JSON-able facts for meta.json (e.g. vae name, size, source)
-                   overwrite:bool=False, # delete an existing cache with other settings instead of refusing
+                   overwrite:bool=False, # delete an existing cache and encode every input again, instead of refusing or resuming
                    progress:bool=True, # show a progress bar
                    on_shard=None, # callback(shard_number) after each shard is written
                   ) -> Path:
@@ -494,6 +493,12 @@ class LatentCache:
         bad = ~(np.isclose(mean, cm, rtol=1e-3, atol=1e-3 * cs) & np.isclose(std, cs, rtol=1e-3))
         _expect(not bad.any(), f"{self.path/'stats.npz'}: statistics do not match latents.npy (channel mean {cm.round(4)} vs {mean.round(4)}, "
                 f"std {cs.round(4)} vs {std.round(4)}); delete {self.path} and encode it again")
+    def digest(self) -> str:
+        "SHA-256 of what identifies the cache's contents: latents.npy's CRC-32, the statistics and the names."
+        h = hashlib.sha256((self.meta.get('latents_crc32') or _crc32(self.path / 'latents.npy')).encode())
+        for k in sorted(self.raw_stats): h.update(np.ascontiguousarray(self.raw_stats[k]).tobytes())
+        if (self.path / 'names.txt').is_file(): h.update((self.path / 'names.txt').read_bytes())
+        return h.hexdigest()
     def __len__(self): return len(self.latents)
     @property
     def shape(self): return tuple(self.latents.shape[1:])
@@ -577,7 +582,7 @@ def encode_folder(image_dir, # folder of images (recursive)
                   sample:bool=True, # sampled latents (authors) or the posterior mean
                   seed:int=0, # seed of the sampling noise
                   skip_bad:bool=False, # skip unreadable files (counted in meta.json) instead of failing
-                  overwrite:bool=False, # replace a cache made with other settings
+                  overwrite:bool=False, # delete an existing cache and encode every image again
                   device='cpu', # device of the VAE
                   progress:bool=True, # show a progress bar
                   on_shard=None, # callback(shard_number) after each shard
@@ -616,7 +621,7 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
          mean:store_true=False, # store the posterior mean instead of a sample
          seed:int=0, # seed of the sampling noise
          skip_bad:store_true=False, # skip unreadable images (counted) instead of stopping at the first
-         overwrite:store_true=False, # replace a cache made with other settings
+         overwrite:store_true=False, # delete an existing cache and encode every image again (without it, a finished cache of the same settings is kept)
          device:str=None, # torch device (default: cuda if available)
          vae_subfolder:str=None, # subfolder of --vae holding the VAE (e.g. "vae" in a Stable Diffusion repository)
         ):

@@ -16,7 +16,7 @@ from .latents import LatentStats, denormalize, decode, load_vae
 from .sampling import sample, prior, PAPER_TWO_STEP
 
 # %% auto #0
-__all__ = ['stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline']
+__all__ = ['CHECKSUMS', 'stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline', 'write_checksums', 'check_checksums']
 
 # %% ../nbs/12_pipeline.ipynb #467ac3d8
 def stats_to_dict(stats:LatentStats) -> dict:
@@ -108,3 +108,47 @@ def get_vae(self:LCTPipeline) -> AutoencoderKL:
 def decode_latents(self:LCTPipeline, latents:Tensor) -> Tensor:
     "Images (B, C, H, W) in [-1, 1] on the CPU of the model's normalised latents: denormalise, then VAE-decode."
     return decode(self.get_vae(), self.scheduler.denormalize(latents))
+
+# %% ../nbs/12_pipeline.ipynb #a091210a
+import hashlib
+from pathlib import Path
+from .core import atomic_write
+
+CHECKSUMS = 'checksums.sha256'   # in a saved pipeline's folder: the SHA-256 of each of its other files
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
+def write_checksums(folder) -> Path:
+    "Write folder/checksums.sha256, one `<sha256>  <relative path>` line per other file under `folder`."
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and p.name != CHECKSUMS)
+    lines = ''.join(f'{_sha256(p)}  {p.relative_to(folder).as_posix()}\n' for p in files)
+    return atomic_write(folder/CHECKSUMS, lambda t: t.write_text(lines))
+
+def check_checksums(folder):
+    "A one-line `ValueError` naming the first file listed in folder/checksums.sha256 that is missing or differs (no list: no check)."
+    folder = Path(folder)
+    sums = folder/CHECKSUMS
+    if not sums.is_file(): return
+    for line in sums.read_text().splitlines():
+        want, _, name = line.partition('  ')
+        f = folder/name
+        if not f.is_file(): raise ValueError(f"{f}: missing, though {sums} lists it; the folder is incomplete: export it again")
+        if _sha256(f) != want: raise ValueError(f"{f}: its bytes do not match its SHA-256 in {sums} (damaged or altered); export it again")
+
+@patch
+def save_pretrained(self:LCTPipeline, save_directory, **kwargs):
+    "diffusers' `save_pretrained`, then checksums.sha256 of the files it wrote."
+    DiffusionPipeline.save_pretrained(self, save_directory, **kwargs)
+    write_checksums(save_directory)
+
+@patch(cls_method=True)
+def from_pretrained(cls:LCTPipeline, pretrained_model_name_or_path, **kwargs):
+    "diffusers' `from_pretrained`, after checking a local folder's files against its checksums.sha256."
+    if Path(pretrained_model_name_or_path).is_dir(): check_checksums(pretrained_model_name_or_path)
+    return super(LCTPipeline, cls).from_pretrained(pretrained_model_name_or_path, **kwargs)
+

@@ -64,6 +64,7 @@ class TrainConfig:
     sample_every: int = 1000     # steps between grids of 1- and 2-step samples; one is also made at the end
     n_samples: int = 64          # images in each sample grid
     resume: bool = False         # continue from the latest checkpoint in run_dir (starts fresh if there is none)
+    other_cache: bool = False    # with --resume: continue on a latent cache whose contents differ from the one the checkpoint trained on (refused otherwise)
     max_bad_steps: int = 5       # stop after this many non-finite losses in a row (the newest checkpoint holds the last finite weights)
     export: bool = True          # at the end, write run_dir/model/: the first EMA as a folder LCTPipeline.from_pretrained loads (chapter 11)
     log_to: str = ''             # also log to 'tensorboard' (scalars and sample grids in run_dir/tensorboard; pip install 'lct_nb[tensorboard]')
@@ -150,6 +151,8 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     if cfg.latent_norm not in ('channel', 'element'): raise ValueError(f"--latent_norm {cfg.latent_norm!r}: expected 'channel' or 'element'")
     if not (math.isfinite(cfg.tail) and cfg.tail >= 0): raise ValueError(f"--tail {cfg.tail}: expected a finite number >= 0")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
+    if not cfg.ema_rates: raise ValueError("--ema_rates: expected at least one rate (the first EMA makes the samples and the export)")
+    if Path(cfg.run_dir).exists() and not Path(cfg.run_dir).is_dir(): raise ValueError(f"--run_dir {cfg.run_dir} is a file, not a folder")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas): raise ValueError(f"--betas {' '.join(map(str, cfg.betas))}: expected two numbers in [0, 1)")
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
     if ckpt and not cfg.resume: raise ValueError(f"--run_dir {cfg.run_dir} already holds {ckpt.name}: pass --resume to continue it, or choose another --run_dir")
@@ -568,6 +571,16 @@ class ProgressBar(Callback):
     after_cancel = after_fit   # close the bar before the stop message, so it gets a line of its own
 
 # %% ../nbs/10_train.ipynb #13bb4fff
+from .pipeline import stats_to_dict
+
+@patch
+def data_record(self: Trainer) -> dict:
+    "What the checkpoints record of the latent cache this run trains on: its digest, statistics (as normalised), VAE and path."
+    if getattr(self, '_data_record', None) is None:
+        d = self.data
+        self._data_record = dict(digest=d.digest(), stats=stats_to_dict(d.stats), vae=str(d.meta.get('vae', '')), path=str(d.path))
+    return self._data_record
+
 def _rng_state(self: Trainer):
     gen = self.pending['gen_state'] if self.pending is not None else self.gen.get_state()   # before the batch drawn ahead
     return dict(gen=gen, torch=torch.get_rng_state())
@@ -585,7 +598,7 @@ def save(self: Trainer):
     if self.is_main:
         state = dict(step=self.step, skipped=self.skipped, config=asdict(self.cfg), model_config=self.model_config,
                      model=self.model.state_dict(), emas=[e.state_dict() for e in self.emas], opt=self.opt.state_dict(), rng=rngs,
-                     callbacks={type(cb).__name__: cb.state_dict() for cb in self.cbs})
+                     callbacks={type(cb).__name__: cb.state_dict() for cb in self.cbs}, latents=self.data_record())
         save_checkpoint(state, self.run_dir/'checkpoints', self.step, keep=self.cfg.keep_ckpts)
     self.saved_step = self.step
     if self.world > 1: dist.barrier()
@@ -601,7 +614,8 @@ class Checkpointer(Callback):
 
 # %% ../nbs/10_train.ipynb #8625309f
 _SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 's1', 'latent_norm', 'tail', 'total_steps', 'lr_decay',
-                   'batch_size', 'seed')
+                   'batch_size', 'seed', 'ema_rates')   # an EMA rate added, dropped or moved would relabel the averages
+_RESUME_NEEDS = ('step', 'skipped', 'config', 'model', 'emas', 'opt', 'rng')   # a checkpoint without one of them is damaged
 
 def flat_optimizer_state(st: dict) -> dict:
     "An optimiser `state_dict` over one flat parameter, from one over the separate tensors (checkpoints made before the CPU used one buffer)."
@@ -614,7 +628,7 @@ def flat_optimizer_state(st: dict) -> dict:
 @patch
 def resume(self: Trainer):
     "Load the latest checkpoint of run_dir, if any, and continue exactly where it stopped."
-    st, path, bad = load_latest_intact(self.run_dir/'checkpoints', self.device)
+    st, path, bad = load_latest_intact(self.run_dir/'checkpoints', self.device, need=_RESUME_NEEDS)
     self.corrupt = [p for p, _ in bad]   # set aside by `claim`, once this run holds the run dir
     for _, why in (bad if self.is_main else []): print(f'lct_nb.train: {why}: setting it aside as *.corrupt', file=sys.stderr)
     if path is None:
@@ -622,8 +636,9 @@ def resume(self: Trainer):
         if self.is_main: print(f'lct_nb.train: no checkpoint in {self.run_dir}, starting a new run', file=sys.stderr)
         return
     old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
-    diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if old[k] != getattr(self.cfg, k)}
+    diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if _plain(old[k]) != _plain(getattr(self.cfg, k))}
     if diff: raise UserError(f"--resume: {path} was trained with " + ', '.join(f'{k}={a!r} (now {b!r})' for k, (a, b) in diff.items()))
+    self.check_data(st, path)
     self.model.load_state_dict(st['model']); self.opt.load_state_dict(flat_optimizer_state(st['opt']))
     for e, s in zip(self.emas, st['emas']): e.load_state_dict(s)
     for cb in self.cbs: cb.load_state_dict(st.get('callbacks', {}).get(type(cb).__name__, {}))
@@ -632,6 +647,19 @@ def resume(self: Trainer):
     if len(st['rng']) == self.world: self.gen.set_state(st['rng'][self.rank]['gen']); torch.set_rng_state(st['rng'][self.rank]['torch'])
     elif self.is_main: print(f"lct_nb.train: {path} was written by {len(st['rng'])} ranks, now {self.world}: noise is reseeded", file=sys.stderr)
     if self.is_main: print(f'lct_nb.train: resumed {path} at step {self.step}' + (' (the newest intact checkpoint)' if bad else ''), file=sys.stderr)
+
+def _plain(v): return tuple(v) if isinstance(v, list) else v   # a list read from JSON equals the tuple it was
+
+@patch
+def check_data(self: Trainer, st: dict, path): # a checkpoint's state and its file
+    "Refuse to resume on a latent cache other than the one checkpoint `path` trained on, unless --other_cache (then log it)."
+    rec, now = st.get('latents'), self.data_record()['digest']   # checkpoints written before the record existed have none
+    if rec is None or rec['digest'] == now: return
+    if not self.cfg.other_cache:
+        raise UserError(f"--resume: {path} was trained on a latent cache of digest {rec['digest'][:12]}, but --data {self.cfg.data} "
+                        f"now holds digest {now[:12]} (replaced or re-encoded); restore it, or pass --other_cache to train on it")
+    self.changes.append(dict(step=st['step'], event='latent cache changed on resume', was=rec['digest'], now=now))
+    if self.is_main: print(f"lct_nb.train: --other_cache: continuing {path} on latent cache digest {now[:12]} (it trained on {rec['digest'][:12]})", file=sys.stderr)
 
 @patch
 def apply_new_hyperparameters(self: Trainer):
