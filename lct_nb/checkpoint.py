@@ -71,7 +71,7 @@ def load_checkpoint(path, map_location='cpu',
     return st
 
 def load_latest_intact(folder, map_location='cpu', need: tuple = ()) -> tuple:
-    "The newest checkpoint of `folder` that loads and holds `need`: (state, path, [(bad path, why), ...] of the newer ones); (None, None, bad) if none."
+    "The newest checkpoint of `folder` that loads and holds `need`: (state, path, [(newer bad path, why)]), or Nones."
     bad = []
     for path in reversed(checkpoints(folder)):
         try: return load_checkpoint(path, map_location, need), path, bad
@@ -80,7 +80,8 @@ def load_latest_intact(folder, map_location='cpu', need: tuple = ()) -> tuple:
 
 def nonfinite(sd: dict) -> list:
     "The names of the floating-point tensors of state dict `sd` that hold a NaN or an infinity."
-    return [k for k, v in sd.items() if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    floats = {k: v for k, v in sd.items() if torch.is_tensor(v) and v.is_floating_point()}
+    return [k for k, v in floats.items() if not bool(torch.isfinite(v).all())]
 
 def set_aside(path) -> Path:
     "Rename a corrupt checkpoint (and its checksum) to *.corrupt, out of the way of `checkpoints`; returns the new path."

@@ -128,7 +128,7 @@ def remove_stale_temps(folder) -> list:
     return stale
 
 def writable_dir(path) -> Path:
-    "The folder `path`, or its nearest existing parent, if a file can be created in it (nothing is left); else `OSError`."
+    "The folder `path` (or its nearest existing parent) if a file can be made in it, leaving nothing; else `OSError`."
     p = Path(path).absolute()
     while not p.exists(): p = p.parent
     if not p.is_dir(): raise NotADirectoryError(errno.ENOTDIR, f'{p} is not a folder')

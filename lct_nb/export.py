@@ -39,7 +39,7 @@ def read_checkpoint(path) -> dict:
         raise UserError(str(e) if str(path) in str(e) else f"{path}: not a readable checkpoint ({e})") from None
 
 def latest_state(run_dir, step:int|None=None, tries:int=5) -> tuple:
-    "(path, state) of `find_checkpoint(run_dir, step)`; the latest is looked up again if a running trainer prunes it meanwhile."
+    "(path, state) of `find_checkpoint(run_dir, step)`, looking again if a running trainer prunes the latest meanwhile."
     for i in range(tries):
         path = find_checkpoint(run_dir, step)
         try: return path, read_checkpoint(path)
@@ -56,8 +56,9 @@ def ema_network(st:dict, # a checkpoint's state
     if not -1 <= ema < n: raise UserError(f"--ema {ema}: the checkpoint has {n} EMA(s); use 0..{n - 1}, or -1 for the raw trained weights")
     sd = st['model'] if ema == -1 else st['emas'][ema]
     if bad := nonfinite(sd):
-        raise UserError(f"--ema {ema}: the checkpoint's {'raw weights' if ema == -1 else f'EMA {ema}'} hold NaN or infinite "
-                        f"values ({len(bad)} tensors, e.g. {bad[0]}); they cannot make images: export an earlier --step")
+        what = 'raw weights' if ema == -1 else f'EMA {ema}'
+        raise UserError(f"--ema {ema}: the checkpoint's {what} hold NaN or infinite values ({len(bad)} tensors, e.g. "
+                        f"{bad[0]}); they cannot make images: export an earlier --step")
     model = build_model(st['model_config'])
     model.load_state_dict(sd)
     return model.net.eval().requires_grad_(False)
@@ -75,7 +76,7 @@ def run_stats(config:dict, # the checkpoint's TrainConfig, as a dict
     return cache.stats, str(cache.meta.get('vae', ''))
 
 def recorded_stats(st:dict) -> tuple:
-    "(`LatentStats`, VAE name) of the cache a checkpoint trained on, from its record; from the cache (`run_stats`) if it has none."
+    "(`LatentStats`, VAE name) a checkpoint recorded of the cache it trained on; else those `run_stats` reads."
     rec = st.get('latents')
     if rec is None: return run_stats(st['config'], st['model_config']['net'])
     return stats_from_dict(rec['stats']), rec['vae']
@@ -108,7 +109,7 @@ def _check_out(out_dir) -> Path:
     return out
 
 def _write(pipe:LCTPipeline, out:Path, info:dict) -> Path:
-    "Save `info` as export.json and `pipe` in a temporary folder beside `out`, then rename it to `out`; a full disk is a `UserError`."
+    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk is a `UserError`."
     tmp = out.parent/f'.{out.name}.{os.getpid()}.tmp'
     try:
         write_json(tmp/'export.json', info)

@@ -70,15 +70,22 @@ class LCTPipeline(DiffusionPipeline):
     @torch.no_grad()
     def __call__(self, batch_size:int=1,     # images to make
                  num_inference_steps:int=1,  # network evaluations: 1 or 2
-                 generator:torch.Generator|None=None, # RNG of the starting noise and of the 2-step re-noising
+                 generator:torch.Generator|list|None=None, # RNG of the noise and re-noising, or a list: one per image
                  latents:Tensor|None=None,   # the starting z ~ N(0, I), (B, C, H, W); default drawn from `generator`
                  output_type:str='pil',      # 'pil', 'np', 'pt' (images in [0, 1]) or 'latent' (normalised latents)
                  return_dict:bool=True):     # an `ImagePipelineOutput`, else a 1-tuple
         "Generate `batch_size` images with `num_inference_steps` evaluations of the consistency model."
         if output_type not in ('pil', 'np', 'pt', 'latent'): raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
-        c, sigmas = self.scheduler.config, self.scheduler.levels(num_inference_steps)
-        x = self.prepare_latents(batch_size, sigmas[0], generator, latents)
-        lat = sample(ConsistencyModel(self.unet, c.sigma_data, c.sigma_min), x, sigmas, generator, sigma_min=c.sigma_min)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(f"generator: a list of {len(generator)} generators for batch_size {batch_size}; "
+                             "pass one per image")
+        sigmas = self.scheduler.levels(num_inference_steps)
+        zs = [None] * batch_size if latents is None else latents.split(1)
+        one = lambda g, z: self.sample_latents(1, sigmas, g, z)
+        if isinstance(generator, list): lat = torch.cat([one(g, z) for g, z in zip(generator, zs)])
+        else: lat = self.sample_latents(batch_size, sigmas, generator, latents)
         images = lat if output_type == 'latent' else self.image_processor.postprocess(self.decode_latents(lat), output_type)
         self.maybe_free_model_hooks()
         return ImagePipelineOutput(images=images) if return_dict else (images,)
@@ -92,9 +99,20 @@ def prepare_latents(self:LCTPipeline, batch_size:int, # images
                     latents=None) -> Tensor: # a given z, (B, C, H, W)
     "The starting point σ_0·z on the pipeline's device, with z = `latents` or drawn by `prior` as the trainer draws it."
     shape = (batch_size, self.unet.config.in_channels, self.unet.config.sample_size, self.unet.config.sample_size)
-    if latents is None: return prior(shape, sigma, generator, self.device)
+    if latents is None: return prior(shape, sigma, generator, self.device).to(self.unet.dtype)
     if tuple(latents.shape) != shape: raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
-    return sigma * latents.to(self.device)
+    return sigma * latents.to(self.device, self.unet.dtype)
+
+@patch
+@torch.no_grad()
+def sample_latents(self:LCTPipeline, batch_size:int, sigmas, # images, and the levels of `LCTScheduler.levels`
+                   generator=None, latents=None) -> Tensor:  # one RNG, and a given z of `batch_size` images
+    "The normalised latents of `batch_size` images in the network's dtype (the re-noised input is cast too)."
+    c, dt = self.scheduler.config, self.unet.dtype
+    model = ConsistencyModel(self.unet, c.sigma_data, c.sigma_min)
+    f = lambda x, s: model(x.to(dt), s)   # `sample` re-noises in float32
+    x = self.prepare_latents(batch_size, sigmas[0], generator, latents)
+    return sample(f, x, sigmas, generator, sigma_min=c.sigma_min)
 
 @patch
 def get_vae(self:LCTPipeline) -> AutoencoderKL:
@@ -130,15 +148,15 @@ def write_checksums(folder) -> Path:
     return atomic_write(folder/CHECKSUMS, lambda t: t.write_text(lines))
 
 def check_checksums(folder):
-    "A one-line `ValueError` naming the first file listed in folder/checksums.sha256 that is missing or differs (no list: no check)."
+    "A one-line `ValueError` naming the first file in folder/checksums.sha256 missing or differing (no list: no check)."
     folder = Path(folder)
     sums = folder/CHECKSUMS
     if not sums.is_file(): return
     for line in sums.read_text().splitlines():
         want, _, name = line.partition('  ')
         f = folder/name
-        if not f.is_file(): raise ValueError(f"{f}: missing, though {sums} lists it; the folder is incomplete: export it again")
-        if _sha256(f) != want: raise ValueError(f"{f}: its bytes do not match its SHA-256 in {sums} (damaged or altered); export it again")
+        if not f.is_file(): raise ValueError(f"{f}: missing, though {sums} lists it; export the folder again")
+        if _sha256(f) != want: raise ValueError(f"{f}: its bytes do not match its SHA-256 in {sums} (damaged, altered)")
 
 @patch
 def save_pretrained(self:LCTPipeline, save_directory, **kwargs):
