@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CorruptCheckpoint', 'save_checkpoint', 'checkpoints', 'latest_checkpoint', 'load_checkpoint', 'load_latest_intact',
-           'set_aside']
+           'nonfinite', 'set_aside']
 
 # %% ../nbs/15_checkpoint.ipynb #aa3d16ba
 import hashlib, pickle, zipfile
@@ -57,22 +57,31 @@ def _resolve(path) -> Path:
     if not path.is_file(): raise FileNotFoundError(f'no checkpoint at {path}')
     return path
 
-def load_checkpoint(path, map_location='cpu') -> dict:
+def load_checkpoint(path, map_location='cpu',
+                    need: tuple = ()) -> dict: # keys the state must hold; a state without one is damaged
     "Load a checkpoint (a folder means its latest), weights only, after checking its checksum; `CorruptCheckpoint` names a bad file."
     path = _resolve(path); s = _sum_path(path)
     if s.exists() and s.read_text().strip() != _digest(path):
         raise CorruptCheckpoint(f'{path}: its bytes do not match the checksum in {s.name} (corrupt or altered)')
-    try: return torch.load(path, map_location=map_location, weights_only=True)
+    try: st = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
         raise CorruptCheckpoint(f"{path}: does not load ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    missing = [k for k in need if k not in st] if isinstance(st, dict) else list(need)
+    if missing: raise CorruptCheckpoint(f"{path}: incomplete, it lacks {', '.join(missing)}")
+    return st
 
-def load_latest_intact(folder, map_location='cpu') -> tuple:
-    "The newest checkpoint of `folder` that loads: (state, path, [(bad path, why), ...] of the newer ones); (None, None, bad) if none."
+def load_latest_intact(folder, map_location='cpu', need: tuple = ()) -> tuple:
+    "The newest checkpoint of `folder` that loads and holds `need`: (state, path, [(newer bad path, why)]), or Nones."
     bad = []
     for path in reversed(checkpoints(folder)):
-        try: return load_checkpoint(path, map_location), path, bad
+        try: return load_checkpoint(path, map_location, need), path, bad
         except CorruptCheckpoint as e: bad.append((path, str(e)))
     return None, None, bad
+
+def nonfinite(sd: dict) -> list:
+    "The names of the floating-point tensors of state dict `sd` that hold a NaN or an infinity."
+    floats = {k: v for k, v in sd.items() if torch.is_tensor(v) and v.is_floating_point()}
+    return [k for k, v in floats.items() if not bool(torch.isfinite(v).all())]
 
 def set_aside(path) -> Path:
     "Rename a corrupt checkpoint (and its checksum) to *.corrupt, out of the way of `checkpoints`; returns the new path."

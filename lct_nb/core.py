@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['dist_env', 'world', 'default_device', 'init_distributed', 'host_read', 'eval_mode', 'beside', 'atomic_write',
-           'write_json', 'Moments', 'array_moments', 'assets_dir', 'UserError', 'exit_error', 'one_line_errors',
-           'call_cli']
+           'write_json', 'remove_stale_temps', 'writable_dir', 'no_space', 'Moments', 'array_moments', 'assets_dir',
+           'UserError', 'exit_error', 'one_line_errors', 'call_cli']
 
 # %% ../nbs/13_core.ipynb #1fd6a69d
 import argparse, errno, json, math, os, sys, threading
@@ -104,6 +104,43 @@ def atomic_write(path, # the file to create or replace
 def write_json(path, obj) -> Path:
     "Write `obj` as indented JSON to `path` atomically."
     return atomic_write(path, lambda t: t.write_text(json.dumps(obj, indent=1)))
+
+# %% ../nbs/13_core.ipynb #177956c0
+import re, shutil, tempfile
+
+_TEMP_NAME = re.compile(r'^\..+\.(\d+)\.tmp$')   # `.<name>.<pid>.tmp`, as `atomic_write` names its temporary files
+
+def _alive(pid: int) -> bool:
+    "Whether a process `pid` exists on this machine."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True   # it exists, as another user's
+    return True
+
+def remove_stale_temps(folder) -> list:
+    "Remove the `.<name>.<pid>.tmp` files and folders in `folder` whose process is gone; returns their paths."
+    folder = Path(folder)
+    if not folder.is_dir(): return []
+    stale = [p for p in folder.iterdir() if (m := _TEMP_NAME.match(p.name)) and not _alive(int(m[1]))]
+    for p in stale:
+        if p.is_dir() and not p.is_symlink(): shutil.rmtree(p, ignore_errors=True)
+        else: p.unlink(missing_ok=True)
+    return stale
+
+def writable_dir(path) -> Path:
+    "The folder `path` (or its nearest existing parent) if a file can be made in it, leaving nothing; else `OSError`."
+    p = Path(path).absolute()
+    while not p.exists(): p = p.parent
+    if not p.is_dir(): raise NotADirectoryError(errno.ENOTDIR, f'{p} is not a folder')
+    fd, tmp = tempfile.mkstemp(dir=p, prefix='.write_check.')
+    os.close(fd)
+    os.unlink(tmp)
+    return p
+
+def no_space(e: BaseException) -> bool:
+    "Whether `e` is a full disk: an ENOSPC `OSError` in its chain, or an error whose message says so (safetensors')."
+    return _enospc(e) or any(s in str(e) for s in ('No space left', 'StorageFull'))
+
 
 # %% ../nbs/13_core.ipynb #2fdc5651
 class Moments:

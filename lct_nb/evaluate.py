@@ -14,13 +14,14 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import world, eval_mode, write_json, init_distributed, exit_error, one_line_errors, UserError
+from .core import world, eval_mode, write_json, init_distributed, exit_error, one_line_errors, UserError, writable_dir
+from .pipeline import stats_from_dict
 from .latents import ImageFolder, LatentCache, load_latent_cache, latent_cache_path, checked_device
 from .sampling import _model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
 from .metrics import (FeatureExtractor, extract_features, fid_pr, get_feature_extractor, reference_stats,
                             digits_reference_stats, load_stats, quantize_uint8, VGG16Features)
-from .checkpoint import load_checkpoint, CorruptCheckpoint
+from .checkpoint import load_checkpoint, CorruptCheckpoint, nonfinite
 from .nets import build_model
 
 # %% auto #0
@@ -179,12 +180,19 @@ def checkpoint_loader(ckpt,          # checkpoint file or folder (its latest), a
                       ema: int | None = 0, # which EMA to evaluate (the paper evaluates the EMA); None: the raw weights
                      ) -> tuple:
     "Default `--loader`: a training checkpoint's model, and its run config with the step, latent shape and cache folder added."
-    st = load_checkpoint(ckpt, device); n_ema = len(st['emas'])
+    st = load_checkpoint(ckpt, device, need=('step', 'config', 'model_config', 'model', 'emas'))
+    n_ema = len(st['emas'])
     if ema is not None and not 0 <= ema < n_ema: raise UserError(f"--ema {ema}: {ckpt} holds {n_ema} EMA(s), 0..{n_ema - 1} (-1: the raw weights)")
-    model = build_model(st['model_config']); model.load_state_dict(st['model'] if ema is None else st['emas'][ema])
+    sd = st['model'] if ema is None else st['emas'][ema]
+    if bad := nonfinite(sd):
+        what = 'raw weights' if ema is None else f'EMA {ema}'
+        raise UserError(f"--ckpt {ckpt}: its {what} hold NaN or infinite values ({len(bad)} tensors, e.g. {bad[0]}); "
+                        "there is nothing to score")
+    model = build_model(st['model_config']); model.load_state_dict(sd)
     net, conf = st['model_config']['net'], st['config']
+    shape = [net['in_channels'], net['sample_size'], net['sample_size']]
     return model.eval().requires_grad_(False), dict(conf, latents=str(latent_cache_path(conf.get('data', 'digits'))), step=int(st['step']),
-                                                    latent_shape=[net['in_channels'], net['sample_size'], net['sample_size']])
+                                                    latent_shape=shape, latent_record=st.get('latents'))
 
 def _load_fn(spec: str):
     mod, _, fn = spec.partition(':')
@@ -206,6 +214,8 @@ def _parser():
     p.add_argument('--pr_features', default='same', choices=('same', 'vgg16'), help="precision/recall features: the FID extractor's, or StyleGAN2-ADA's VGG16 (the paper's; needs --vgg16)")
     p.add_argument('--vgg16', default=None, help="local copy of NVIDIA's StyleGAN2-ADA metrics/vgg16.pt (TorchScript)")
     p.add_argument('--latents', default=None, help='latent cache directory (default: the one the loader reports)')
+    p.add_argument('--other_cache', action='store_true',
+                   help="decode with a latent cache whose digest is not the one the checkpoint trained on")
     p.add_argument('--loader', default='lct_nb.evaluate:checkpoint_loader', help='module:function(ckpt, device, ema) -> (model, info)')
     p.add_argument('--ema', type=int, default=0, help='EMA index to evaluate; -1: the raw trained weights')
     p.add_argument('--seed', type=int, default=0); p.add_argument('--batch_size', type=int, default=256)
@@ -225,6 +235,10 @@ def _check_flags(a):
     if a.pr_features == 'vgg16' and not a.vgg16: raise UserError("--pr_features vgg16 needs --vgg16 PATH (NVIDIA's vgg16.pt)")
     if a.vgg16 and not Path(a.vgg16).is_file(): raise UserError(f"--vgg16: {a.vgg16} is not a file")
     if a.out and Path(a.out).is_dir(): raise UserError(f"--out: {a.out} is a directory; name the .json file to write")
+    where = Path(a.out).parent if a.out else Path(a.ckpt) if Path(a.ckpt).is_dir() else Path(a.ckpt).parent
+    flag = '--out' if a.out else '--ckpt'
+    try: writable_dir(where)
+    except OSError as e: raise UserError(f"{flag}: cannot write the result in {where} ({e.strerror})") from None
     if a.device: checked_device(a.device)
 
 def _levels(a) -> tuple:
@@ -246,6 +260,16 @@ def _cache(a, info:dict) -> LatentCache:
     want = info.get('latent_shape')
     if want is not None and tuple(want) != cache.shape:
         raise UserError(f"{flag}: {src} holds latents of shape {cache.shape}, but {a.ckpt} was trained on {tuple(want)}")
+    return _as_trained(cache, info.get('latent_record'), a, flag)
+
+def _as_trained(cache:LatentCache, rec:dict|None, a, flag:str) -> LatentCache:
+    "`cache` with the run's recorded statistics `rec`; refused if its digest is another (unless --other_cache)."
+    if rec is None: return cache   # a checkpoint written before the record existed, or a loader without one
+    if cache.digest() != rec['digest'] and not a.other_cache:
+        raise UserError(f"{flag}: {cache.path} is not the latent cache {a.ckpt} trained on (digest "
+                        f"{cache.digest()[:12]}, the run recorded {rec['digest'][:12]}); restore it, "
+                        "or pass --other_cache to decode with it anyway")
+    cache.stats = stats_from_dict(rec['stats'])   # decode as the run normalised, whatever the cache holds now
     return cache
 
 def _inputs(a, device) -> tuple:
@@ -290,6 +314,7 @@ def main(argv=None):
         if rank == 0 and 'note' in res: print(f"lct_nb.evaluate: note: {res['note']} (--ref {a.ref})", file=sys.stderr)
         return res
     except (ValueError, FileNotFoundError, ImportError, CorruptCheckpoint) as e: exit_error('evaluate', e)
+    except OSError as e: exit_error('evaluate', e, 1)   # a full disk, named by atomic_write
     finally:
         if size > 1 and dist.is_initialized(): dist.destroy_process_group()
 

@@ -6,17 +6,17 @@
 from __future__ import annotations
 import os, pickle, shutil
 from pathlib import Path
-from .core import UserError, exit_error, call_cli, write_json
-from .checkpoint import checkpoints, load_checkpoint
+from .core import UserError, exit_error, call_cli, write_json, writable_dir, no_space
+from .checkpoint import checkpoints, load_checkpoint, nonfinite
 from .latents import BUNDLED_VAE, latent_cache_path, load_latent_cache, load_vae
 from .nets import UNet, build_model
 from .objective import get_preset
 from .sampling import two_step_sigmas
-from .pipeline import LCTPipeline, LCTScheduler, stats_to_dict
+from .pipeline import LCTPipeline, LCTScheduler, stats_to_dict, stats_from_dict
 
 # %% auto #0
-__all__ = ['find_checkpoint', 'read_checkpoint', 'ema_network', 'run_stats', 'make_scheduler', 'vae_component', 'export_run',
-           'main']
+__all__ = ['EXPORT_NEEDS', 'find_checkpoint', 'read_checkpoint', 'latest_state', 'ema_network', 'run_stats', 'recorded_stats',
+           'make_scheduler', 'vae_component', 'export_run', 'main']
 
 # %% ../nbs/18_export.ipynb #2c55f4bb
 def find_checkpoint(run_dir, # a run folder of `lct_nb.train`
@@ -30,11 +30,22 @@ def find_checkpoint(run_dir, # a run folder of `lct_nb.train`
     if path not in found: raise UserError(f"--step {step}: {run_dir} has checkpoints of steps {[int(p.stem[4:]) for p in found]}")
     return path
 
+EXPORT_NEEDS = ('step', 'config', 'model_config', 'model', 'emas')   # what an export reads from a checkpoint
+
 def read_checkpoint(path) -> dict:
-    "The state dict of checkpoint `path`, on the CPU; a `UserError` if it does not load."
-    try: return load_checkpoint(path)
+    "The state dict of checkpoint `path`, on the CPU; a `UserError` if it does not load or lacks what an export reads."
+    try: return load_checkpoint(path, need=EXPORT_NEEDS)
     except (RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise UserError(str(e) if str(path) in str(e) else f"{path}: not a readable checkpoint ({e})") from None
+
+def latest_state(run_dir, step:int|None=None, tries:int=5) -> tuple:
+    "(path, state) of `find_checkpoint(run_dir, step)`, looking again if a running trainer prunes the latest meanwhile."
+    for i in range(tries):
+        path = find_checkpoint(run_dir, step)
+        try: return path, read_checkpoint(path)
+        except (UserError, FileNotFoundError):
+            if step is not None or path.exists() or i == tries - 1: raise
+    raise AssertionError('unreachable')
 
 # %% ../nbs/18_export.ipynb #81077f87
 def ema_network(st:dict, # a checkpoint's state
@@ -43,8 +54,13 @@ def ema_network(st:dict, # a checkpoint's state
     "The `UNet` F_θ of EMA `ema` of checkpoint state `st`, in eval mode without gradients."
     n = len(st['emas'])
     if not -1 <= ema < n: raise UserError(f"--ema {ema}: the checkpoint has {n} EMA(s); use 0..{n - 1}, or -1 for the raw trained weights")
+    sd = st['model'] if ema == -1 else st['emas'][ema]
+    if bad := nonfinite(sd):
+        what = 'raw weights' if ema == -1 else f'EMA {ema}'
+        raise UserError(f"--ema {ema}: the checkpoint's {what} hold NaN or infinite values ({len(bad)} tensors, e.g. "
+                        f"{bad[0]}); they cannot make images: export an earlier --step")
     model = build_model(st['model_config'])
-    model.load_state_dict(st['model'] if ema == -1 else st['emas'][ema])
+    model.load_state_dict(sd)
     return model.net.eval().requires_grad_(False)
 
 # %% ../nbs/18_export.ipynb #76ba5c61
@@ -58,6 +74,12 @@ def run_stats(config:dict, # the checkpoint's TrainConfig, as a dict
     try: cache = load_latent_cache(latent_cache_path(data), norm=config.get('latent_norm', 'channel'), shape=shape, tail=config.get('tail', 0.))
     except (ValueError, FileNotFoundError) as e: raise UserError(f"the run's latent cache {data}: {e}") from None
     return cache.stats, str(cache.meta.get('vae', ''))
+
+def recorded_stats(st:dict) -> tuple:
+    "(`LatentStats`, VAE name) a checkpoint recorded of the cache it trained on; else those `run_stats` reads."
+    rec = st.get('latents')
+    if rec is None: return run_stats(st['config'], st['model_config']['net'])
+    return stats_from_dict(rec['stats']), rec['vae']
 
 # %% ../nbs/18_export.ipynb #98d629c1
 def make_scheduler(st:dict, # a checkpoint's state
@@ -79,17 +101,23 @@ def vae_component(name:str, # a latent cache's meta['vae']: the bundled VAE, a l
 
 # %% ../nbs/18_export.ipynb #2ab41fb3
 def _check_out(out_dir) -> Path:
+    "`out_dir` as a Path, if it is free (missing or empty) and a folder can be made beside it; else a `UserError`."
     out = Path(out_dir)
     if out.exists() and not (out.is_dir() and not any(out.iterdir())): raise UserError(f"OUT_DIR {out_dir} exists and is not an empty folder")
+    try: writable_dir(out.parent)
+    except OSError as e: raise UserError(f"OUT_DIR {out_dir}: cannot write there ({e.strerror})") from None
     return out
 
 def _write(pipe:LCTPipeline, out:Path, info:dict) -> Path:
-    "Save `pipe`, and `info` as export.json, in a temporary folder beside `out`, then rename it to `out`."
-    out.parent.mkdir(parents=True, exist_ok=True)
+    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk is a `UserError`."
     tmp = out.parent/f'.{out.name}.{os.getpid()}.tmp'
     try:
-        pipe.save_pretrained(tmp); write_json(tmp/'export.json', info)
+        write_json(tmp/'export.json', info)
+        pipe.save_pretrained(tmp)   # after export.json: its checksums cover it
         os.replace(tmp, out)
+    except Exception as e:
+        if no_space(e): raise UserError(f"OUT_DIR {out}: no space left on the device") from None
+        raise
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return out
 
@@ -99,9 +127,9 @@ def export_run(run_dir, # a run folder of `lct_nb.train`
                step:int|None=None, # the checkpoint's step; None: the latest
               ) -> Path:
     "Write one EMA of a run's checkpoint as a self-contained `LCTPipeline` folder `out_dir`; returns its path."
-    out, path = _check_out(out_dir), find_checkpoint(run_dir, step)
-    st = read_checkpoint(path)
-    net, (stats, vae_name) = ema_network(st, ema), run_stats(st['config'], st['model_config']['net'])
+    out = _check_out(out_dir)
+    path, st = latest_state(run_dir, step)
+    net, (stats, vae_name) = ema_network(st, ema), recorded_stats(st)
     vae, vae_id = vae_component(vae_name)
     pipe = LCTPipeline(unet=net, scheduler=make_scheduler(st, stats), vae=vae, vae_id=vae_id)
     rates = st['config'].get('ema_rates', [])

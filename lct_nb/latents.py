@@ -12,6 +12,7 @@ from fastcore.script import store_true
 from tqdm.auto import tqdm
 from diffusers import AutoencoderKL
 from .core import atomic_write, write_json, array_moments, assets_dir, exit_error, call_cli, UserError
+from .core import writable_dir, no_space
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'ALPHA_BACKGROUND', 'BUNDLED_VAE', 'CACHE_FORMAT', 'BadImageError', 'list_images', 'center_crop_resize',
@@ -84,7 +85,7 @@ def load_image(path, # image file
     try:
         with Image.open(path) as im: im = center_crop_resize(_decoded(im, path, channels), size)
     except BadImageError: raise
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise BadImageError(f"{path}: not a readable image ({type(e).__name__}: {e})") from e
     if im.mode == 'F': a = np.repeat(np.clip(np.asarray(im, np.float32), 0, 1)[..., None], channels, -1) * 2 - 1
     else: a = np.asarray(im, dtype=np.float32).reshape(size, size, channels) / 127.5 - 1
@@ -389,13 +390,12 @@ def _finalise(out:Path, meta:dict, n_shards:int):
 
 # %% ../nbs/00_latents.ipynb #100e7c08
 def _open_cache(out:Path, meta:dict, overwrite:bool) -> bool:
-    "Make `out` ready for the encode `meta` describes; True if it already holds that finished cache."
+    "Ready `out` for the encode `meta` describes; True if it already holds that finished cache (never if `overwrite`)."
     if out.exists() and not out.is_dir(): raise UserError(f"out_dir: {out} is a file, not a directory")
-    if (out / 'meta.json').exists():
+    if (out / 'meta.json').exists() and overwrite: shutil.rmtree(out)   # the same names may be other images
+    elif (out / 'meta.json').exists():
         old = json.loads((out / 'meta.json').read_text())
-        same = _check_resume(out, old, meta, overwrite)
-        if same and old.get('complete'): return True
-        if not same: shutil.rmtree(out)
+        if _check_resume(out, old, meta, overwrite) and old.get('complete'): return True
     elif out.exists() and any(out.iterdir()) and not overwrite:
         raise ValueError(f"out_dir: {out} exists, is not empty and is not a latent cache")
     (out / 'shards').mkdir(parents=True, exist_ok=True)
@@ -411,7 +411,7 @@ def encode_latents(vae:AutoencoderKL, # the VAE
                    sample:bool=True, # sampled latents (authors) or the posterior mean
                    seed:int=0, # seed of the sampling noise (per shard: seed, shard number)
                    info:dict|None=None, # extra JSON-able facts for meta.json (e.g. vae name, size, source)
-                   overwrite:bool=False, # delete an existing cache with other settings instead of refusing
+                   overwrite:bool=False, # delete an existing cache and encode every input again (no refusal, no resume)
                    progress:bool=True, # show a progress bar
                    on_shard=None, # callback(shard_number) after each shard is written
                   ) -> Path:
@@ -494,6 +494,12 @@ class LatentCache:
         bad = ~(np.isclose(mean, cm, rtol=1e-3, atol=1e-3 * cs) & np.isclose(std, cs, rtol=1e-3))
         _expect(not bad.any(), f"{self.path/'stats.npz'}: statistics do not match latents.npy (channel mean {cm.round(4)} vs {mean.round(4)}, "
                 f"std {cs.round(4)} vs {std.round(4)}); delete {self.path} and encode it again")
+    def digest(self) -> str:
+        "SHA-256 of what identifies the cache's contents: latents.npy's CRC-32, the statistics and the names."
+        h = hashlib.sha256((self.meta.get('latents_crc32') or _crc32(self.path / 'latents.npy')).encode())
+        for k in sorted(self.raw_stats): h.update(np.ascontiguousarray(self.raw_stats[k]).tobytes())
+        if (self.path / 'names.txt').is_file(): h.update((self.path / 'names.txt').read_bytes())
+        return h.hexdigest()
     def __len__(self): return len(self.latents)
     @property
     def shape(self): return tuple(self.latents.shape[1:])
@@ -577,7 +583,7 @@ def encode_folder(image_dir, # folder of images (recursive)
                   sample:bool=True, # sampled latents (authors) or the posterior mean
                   seed:int=0, # seed of the sampling noise
                   skip_bad:bool=False, # skip unreadable files (counted in meta.json) instead of failing
-                  overwrite:bool=False, # replace a cache made with other settings
+                  overwrite:bool=False, # delete an existing cache and encode every image again
                   device='cpu', # device of the VAE
                   progress:bool=True, # show a progress bar
                   on_shard=None, # callback(shard_number) after each shard
@@ -606,6 +612,12 @@ def checked_device(device, # a torch device or its name, e.g. 'cpu', 'cuda:1'
     return d
 
 # %% ../nbs/00_latents.ipynb #173adfe9
+def _check_writable(out_dir):
+    "A `UserError` if `out_dir` (or where it would be made) takes no new file; a file there is `_open_cache`'s to name."
+    if Path(out_dir).is_file(): return
+    try: writable_dir(out_dir)
+    except OSError as e: raise UserError(f"out_dir {out_dir}: cannot write there ({e.strerror})") from None
+
 @call_cli('latents')
 def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/png/webp
          out_dir:str, # latent cache directory to create, or to resume after an interruption
@@ -616,19 +628,21 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
          mean:store_true=False, # store the posterior mean instead of a sample
          seed:int=0, # seed of the sampling noise
          skip_bad:store_true=False, # skip unreadable images (counted) instead of stopping at the first
-         overwrite:store_true=False, # replace a cache made with other settings
+         overwrite:store_true=False, # delete an existing cache, encode every image again (else a finished one is kept)
          device:str=None, # torch device (default: cuda if available)
          vae_subfolder:str=None, # subfolder of --vae holding the VAE (e.g. "vae" in a Stable Diffusion repository)
         ):
     "Encode an image folder into a latent cache for lct_nb training."
     try:
         _check_positive('--', size=size, batch_size=batch_size, shard_size=shard_size)
+        _check_writable(out_dir)
         device = checked_device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         if vae is not None and vae_subfolder: vae = load_vae(vae, device=device, subfolder=vae_subfolder)
         out = encode_folder(image_dir, out_dir, vae=vae, size=size, batch_size=batch_size, shard_size=shard_size,
                             sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device)
     except BadImageError as e: exit_error('latents', f"{e} (pass --skip_bad to skip unreadable files; re-running resumes)")
     except (ValueError, FileNotFoundError) as e: exit_error('latents', e)
+    except OSError as e: exit_error('latents', f"out_dir {out_dir}: {e}" if no_space(e) else e, 1)   # a full disk
     m = json.loads((Path(out) / 'meta.json').read_text())
     print(f"{out}: {m['n']} latents of shape {tuple(m['shape'])}, {m['skipped']} skipped"
           + (f" ({', '.join(m['skipped_names'][:5])}{', ...' if m['skipped'] > 5 else ''})" if m['skipped'] else ''))

@@ -16,7 +16,7 @@ from .latents import LatentStats, denormalize, decode, load_vae
 from .sampling import sample, prior, PAPER_TWO_STEP
 
 # %% auto #0
-__all__ = ['stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline']
+__all__ = ['CHECKSUMS', 'stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline', 'write_checksums', 'check_checksums']
 
 # %% ../nbs/19_pipeline.ipynb #467ac3d8
 def stats_to_dict(stats:LatentStats) -> dict:
@@ -70,15 +70,22 @@ class LCTPipeline(DiffusionPipeline):
     @torch.no_grad()
     def __call__(self, batch_size:int=1,     # images to make
                  num_inference_steps:int=1,  # network evaluations: 1 or 2
-                 generator:torch.Generator|None=None, # RNG of the starting noise and of the 2-step re-noising
+                 generator:torch.Generator|list|None=None, # RNG of the noise and re-noising, or a list: one per image
                  latents:Tensor|None=None,   # the starting z ~ N(0, I), (B, C, H, W); default drawn from `generator`
                  output_type:str='pil',      # 'pil', 'np', 'pt' (images in [0, 1]) or 'latent' (normalised latents)
                  return_dict:bool=True):     # an `ImagePipelineOutput`, else a 1-tuple
         "Generate `batch_size` images with `num_inference_steps` evaluations of the consistency model."
         if output_type not in ('pil', 'np', 'pt', 'latent'): raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
-        c, sigmas = self.scheduler.config, self.scheduler.levels(num_inference_steps)
-        x = self.prepare_latents(batch_size, sigmas[0], generator, latents)
-        lat = sample(ConsistencyModel(self.unet, c.sigma_data, c.sigma_min), x, sigmas, generator, sigma_min=c.sigma_min)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(f"generator: a list of {len(generator)} generators for batch_size {batch_size}; "
+                             "pass one per image")
+        sigmas = self.scheduler.levels(num_inference_steps)
+        zs = [None] * batch_size if latents is None else latents.split(1)
+        one = lambda g, z: self.sample_latents(1, sigmas, g, z)
+        if isinstance(generator, list): lat = torch.cat([one(g, z) for g, z in zip(generator, zs)])
+        else: lat = self.sample_latents(batch_size, sigmas, generator, latents)
         images = lat if output_type == 'latent' else self.image_processor.postprocess(self.decode_latents(lat), output_type)
         self.maybe_free_model_hooks()
         return ImagePipelineOutput(images=images) if return_dict else (images,)
@@ -92,9 +99,20 @@ def prepare_latents(self:LCTPipeline, batch_size:int, # images
                     latents=None) -> Tensor: # a given z, (B, C, H, W)
     "The starting point σ_0·z on the pipeline's device, with z = `latents` or drawn by `prior` as the trainer draws it."
     shape = (batch_size, self.unet.config.in_channels, self.unet.config.sample_size, self.unet.config.sample_size)
-    if latents is None: return prior(shape, sigma, generator, self.device)
+    if latents is None: return prior(shape, sigma, generator, self.device).to(self.unet.dtype)
     if tuple(latents.shape) != shape: raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
-    return sigma * latents.to(self.device)
+    return sigma * latents.to(self.device, self.unet.dtype)
+
+@patch
+@torch.no_grad()
+def sample_latents(self:LCTPipeline, batch_size:int, sigmas, # images, and the levels of `LCTScheduler.levels`
+                   generator=None, latents=None) -> Tensor:  # one RNG, and a given z of `batch_size` images
+    "The normalised latents of `batch_size` images in the network's dtype (the re-noised input is cast too)."
+    c, dt = self.scheduler.config, self.unet.dtype
+    model = ConsistencyModel(self.unet, c.sigma_data, c.sigma_min)
+    f = lambda x, s: model(x.to(dt), s)   # `sample` re-noises in float32
+    x = self.prepare_latents(batch_size, sigmas[0], generator, latents)
+    return sample(f, x, sigmas, generator, sigma_min=c.sigma_min)
 
 @patch
 def get_vae(self:LCTPipeline) -> AutoencoderKL:
@@ -108,3 +126,47 @@ def get_vae(self:LCTPipeline) -> AutoencoderKL:
 def decode_latents(self:LCTPipeline, latents:Tensor) -> Tensor:
     "Images (B, C, H, W) in [-1, 1] on the CPU of the model's normalised latents: denormalise, then VAE-decode."
     return decode(self.get_vae(), self.scheduler.denormalize(latents))
+
+# %% ../nbs/19_pipeline.ipynb #a091210a
+import hashlib
+from pathlib import Path
+from .core import atomic_write
+
+CHECKSUMS = 'checksums.sha256'   # in a saved pipeline's folder: the SHA-256 of each of its other files
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
+def write_checksums(folder) -> Path:
+    "Write folder/checksums.sha256, one `<sha256>  <relative path>` line per other file under `folder`."
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and p.name != CHECKSUMS)
+    lines = ''.join(f'{_sha256(p)}  {p.relative_to(folder).as_posix()}\n' for p in files)
+    return atomic_write(folder/CHECKSUMS, lambda t: t.write_text(lines))
+
+def check_checksums(folder):
+    "A one-line `ValueError` naming the first file in folder/checksums.sha256 missing or differing (no list: no check)."
+    folder = Path(folder)
+    sums = folder/CHECKSUMS
+    if not sums.is_file(): return
+    for line in sums.read_text().splitlines():
+        want, _, name = line.partition('  ')
+        f = folder/name
+        if not f.is_file(): raise ValueError(f"{f}: missing, though {sums} lists it; export the folder again")
+        if _sha256(f) != want: raise ValueError(f"{f}: its bytes do not match its SHA-256 in {sums} (damaged, altered)")
+
+@patch
+def save_pretrained(self:LCTPipeline, save_directory, **kwargs):
+    "diffusers' `save_pretrained`, then checksums.sha256 of the files it wrote."
+    DiffusionPipeline.save_pretrained(self, save_directory, **kwargs)
+    write_checksums(save_directory)
+
+@patch(cls_method=True)
+def from_pretrained(cls:LCTPipeline, pretrained_model_name_or_path, **kwargs):
+    "diffusers' `from_pretrained`, after checking a local folder's files against its checksums.sha256."
+    if Path(pretrained_model_name_or_path).is_dir(): check_checksums(pretrained_model_name_or_path)
+    return super(LCTPipeline, cls).from_pretrained(pretrained_model_name_or_path, **kwargs)
+

@@ -64,6 +64,7 @@ class TrainConfig:
     sample_every: int = 1000     # steps between grids of 1- and 2-step samples; one is also made at the end
     n_samples: int = 64          # images in each sample grid
     resume: bool = False         # continue from the latest checkpoint in run_dir (starts fresh if there is none)
+    other_cache: bool = False    # with --resume: train on another latent cache than the checkpoint's (else refused)
     max_bad_steps: int = 5       # stop after this many non-finite losses in a row (the newest checkpoint holds the last finite weights)
     export: bool = True          # at the end, write run_dir/model/: the first EMA as a folder LCTPipeline.from_pretrained loads (chapter 18)
     log_to: str = ''             # also log to 'tensorboard' (scalars and sample grids in run_dir/tensorboard; pip install 'lct_nb[tensorboard]')
@@ -154,6 +155,8 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
         raise ValueError(f"--guard {cfg.guard!r}: expected 'auto', 'device' or 'host'")
     if not (math.isfinite(cfg.tail) and cfg.tail >= 0): raise ValueError(f"--tail {cfg.tail}: expected a finite number >= 0")
     if not all(0 <= r < 1 for r in cfg.ema_rates): raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
+    if not cfg.ema_rates: raise ValueError("--ema_rates: expected at least one rate (the first makes the samples)")
+    if Path(cfg.run_dir).is_file(): raise ValueError(f"--run_dir {cfg.run_dir} is a file, not a folder")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas): raise ValueError(f"--betas {' '.join(map(str, cfg.betas))}: expected two numbers in [0, 1)")
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
     if ckpt and not cfg.resume: raise ValueError(f"--run_dir {cfg.run_dir} already holds {ckpt.name}: pass --resume to continue it, or choose another --run_dir")
@@ -597,6 +600,8 @@ def caught_signals(tr: Trainer, sigs=(signal.SIGINT, signal.SIGTERM)):
 
 
 # %% ../nbs/16_train.ipynb #14e3ae52
+from .core import remove_stale_temps
+
 def json_line(rec: dict) -> str:
     "One line of strict JSON (a non-finite number becomes null, never `NaN`/`Infinity`)."
     return json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in rec.items()}, allow_nan=False) + '\n'
@@ -628,7 +633,7 @@ def _step_of(line: str):
 
 @patch
 def claim(self: Trainer):
-    "Rank 0 locks the run dir, sets corrupt checkpoints aside and tidies metrics.jsonl to the current step; every rank agrees."
+    "Rank 0 locks run_dir, sets corrupt checkpoints aside, tidies metrics.jsonl, clears stale temp files; all ranks agree."
     err = None
     if self.is_main:
         try: self.lock = lock_run_dir(self.run_dir)
@@ -638,6 +643,10 @@ def claim(self: Trainer):
     if self.is_main:
         for p in self.corrupt: set_aside(p)
         tidy_metrics(self.run_dir/'metrics.jsonl', self.step, self.changes)
+        stale = [p for d in ('', 'checkpoints', 'samples') for p in remove_stale_temps(self.run_dir/d)]
+        if stale:
+            names = ', '.join(p.name for p in stale)
+            print(f'lct_nb.train: removed {len(stale)} temporary file(s) of a dead process: {names}', file=sys.stderr)
 
 @patch
 def release(self: Trainer):
@@ -683,6 +692,17 @@ class ProgressBar(Callback):
     after_cancel = after_fit   # close the bar before the stop message, so it gets a line of its own
 
 # %% ../nbs/16_train.ipynb #13bb4fff
+from .pipeline import stats_to_dict
+
+@patch
+def data_record(self: Trainer) -> dict:
+    "What checkpoints record of the latent cache this run trains on: digest, statistics (as normalised), VAE, path."
+    if getattr(self, '_data_record', None) is None:
+        d = self.data
+        self._data_record = dict(digest=d.digest(), stats=stats_to_dict(d.stats), vae=str(d.meta.get('vae', '')),
+                                 path=str(d.path))
+    return self._data_record
+
 def _rng_state(self: Trainer):
     gen = self.pending['gen_state'] if self.pending is not None else self.gen.get_state()   # before the batch drawn ahead
     return dict(gen=gen, torch=torch.get_rng_state())
@@ -701,7 +721,7 @@ def save(self: Trainer):
         state = dict(step=self.step, skipped=self.skipped, config=asdict(self.cfg), model_config=self.model_config,
                      layout=self.layout,
                      model=self.model.state_dict(), emas=[e.state_dict() for e in self.emas], opt=self.opt.state_dict(), rng=rngs,
-                     callbacks={type(cb).__name__: cb.state_dict() for cb in self.cbs})
+                     callbacks={type(cb).__name__: cb.state_dict() for cb in self.cbs}, latents=self.data_record())
         save_checkpoint(state, self.run_dir/'checkpoints', self.step, keep=self.cfg.keep_ckpts)
     self.saved_step = self.step
     if self.world > 1: dist.barrier()
@@ -722,7 +742,8 @@ class Checkpointer(Callback):
 
 # %% ../nbs/16_train.ipynb #8625309f
 _SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 's1', 'latent_norm', 'tail', 'total_steps', 'lr_decay',
-                   'batch_size', 'seed')
+                   'batch_size', 'seed', 'ema_rates')   # an EMA rate added, dropped or moved would relabel the averages
+_RESUME_NEEDS = ('step', 'skipped', 'config', 'model', 'emas', 'opt', 'rng')   # without one of them: damaged
 
 def flat_optimizer_state(st: dict) -> dict:
     "An optimiser `state_dict` over one flat parameter, from one over the separate tensors (checkpoints made before the CPU used one buffer)."
@@ -746,7 +767,7 @@ def opt_state_in_layout(self: Trainer, st: dict, # an optimiser state_dict over 
 @patch
 def resume(self: Trainer):
     "Load the latest checkpoint of run_dir, if any, and continue exactly where it stopped."
-    st, path, bad = load_latest_intact(self.run_dir/'checkpoints', self.device)
+    st, path, bad = load_latest_intact(self.run_dir/'checkpoints', self.device, need=_RESUME_NEEDS)
     self.corrupt = [p for p, _ in bad]   # set aside by `claim`, once this run holds the run dir
     for _, why in (bad if self.is_main else []): print(f'lct_nb.train: {why}: setting it aside as *.corrupt', file=sys.stderr)
     if path is None:
@@ -754,8 +775,10 @@ def resume(self: Trainer):
         if self.is_main: print(f'lct_nb.train: no checkpoint in {self.run_dir}, starting a new run', file=sys.stderr)
         return
     old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
-    diff = {k: (old[k], getattr(self.cfg, k)) for k in _SAME_ON_RESUME if old[k] != getattr(self.cfg, k)}
+    now = {k: getattr(self.cfg, k) for k in _SAME_ON_RESUME}
+    diff = {k: (old[k], v) for k, v in now.items() if _plain(old[k]) != _plain(v)}
     if diff: raise UserError(f"--resume: {path} was trained with " + ', '.join(f'{k}={a!r} (now {b!r})' for k, (a, b) in diff.items()))
+    self.check_data(st, path)
     opt = self.opt_state_in_layout(flat_optimizer_state(st['opt']), st.get('layout', 'contiguous'), path)
     self.model.load_state_dict(st['model']); self.opt.load_state_dict(opt)
     for e, s in zip(self.emas, st['emas']): e.load_state_dict(s)
@@ -765,6 +788,22 @@ def resume(self: Trainer):
     if len(st['rng']) == self.world: self.gen.set_state(st['rng'][self.rank]['gen']); torch.set_rng_state(st['rng'][self.rank]['torch'])
     elif self.is_main: print(f"lct_nb.train: {path} was written by {len(st['rng'])} ranks, now {self.world}: noise is reseeded", file=sys.stderr)
     if self.is_main: print(f'lct_nb.train: resumed {path} at step {self.step}' + (' (the newest intact checkpoint)' if bad else ''), file=sys.stderr)
+
+def _plain(v): return tuple(v) if isinstance(v, list) else v   # a list read from JSON equals the tuple it was
+
+@patch
+def check_data(self: Trainer, st: dict, path): # a checkpoint's state and its file
+    "Refuse to resume on another latent cache than checkpoint `path` trained on, unless --other_cache (then log it)."
+    rec, now = st.get('latents'), self.data_record()['digest']   # none in checkpoints older than the record
+    if rec is None or rec['digest'] == now: return
+    if not self.cfg.other_cache:
+        raise UserError(f"--resume: {path} was trained on a latent cache of digest {rec['digest'][:12]}, but "
+                        f"--data {self.cfg.data} now holds digest {now[:12]} (replaced or re-encoded); restore it, "
+                        "or pass --other_cache to train on it")
+    self.changes.append(dict(step=st['step'], event='latent cache changed on resume', was=rec['digest'], now=now))
+    if self.is_main:
+        print(f"lct_nb.train: --other_cache: continuing {path} on latent cache digest {now[:12]} "
+              f"(it trained on {rec['digest'][:12]})", file=sys.stderr)
 
 @patch
 def apply_new_hyperparameters(self: Trainer):
@@ -808,10 +847,10 @@ class TensorBoard(Callback):
         self.w = SummaryWriter(str(tr.run_dir/'tensorboard'), purge_step=tr.step + 1) if tr.is_main else None
     def after_step(self):
         tr, rec = self.trainer, getattr(self.trainer, 'record', None)
-        if self.w is None or not rec or rec['step'] != tr.step: return
-        for k in _SCALARS:
+        if self.w is None: return
+        for k in (_SCALARS if rec and rec['step'] == tr.step else ()):
             if rec.get(k) is not None: self.w.add_scalar(f'train/{k}', rec[k], tr.step)
-        for p in sorted((tr.run_dir/'samples').glob(f'step{tr.step:07d}_*.png')):
+        for p in sorted((tr.run_dir/'samples').glob(f'step{tr.step:07d}_*.png')):   # every grid, logged step or not
             self.w.add_image(f"samples/{p.stem.split('_')[1]}", np.asarray(Image.open(p).convert('RGB')), tr.step, dataformats='HWC')
     def after_fit(self):
         if self.w: self.w.close()

@@ -58,7 +58,7 @@ def _pipe_output(folder, cfg, steps, output_type):
 
 def test_folder_layout(exported):
     files = sorted(str(p.relative_to(exported)) for p in exported.rglob('*') if p.is_file())
-    assert files == ['export.json', 'model_index.json', 'scheduler/scheduler_config.json', 'unet/config.json',
+    assert files == ['checksums.sha256', 'export.json', 'model_index.json', 'scheduler/scheduler_config.json', 'unet/config.json',
                      'unet/diffusion_pytorch_model.safetensors', 'vae/config.json', 'vae/diffusion_pytorch_model.safetensors']
     idx = json.loads((exported / 'model_index.json').read_text())
     assert idx['_class_name'] == 'LCTPipeline' and idx['unet'] == ['lct_nb.nets', 'UNet'] and idx['vae_id'] is None
@@ -137,8 +137,10 @@ def test_raw_weights_and_an_explicit_step(run, tmp_path):
 
 
 def _relocated_run(run, tmp_path, **config):
-    "A copy of `run`'s last checkpoint whose training config is changed by `config` (e.g. another latent cache)."
+    """A copy of `run`'s last checkpoint whose training config is changed by `config` (e.g. another latent cache), without
+    its record of the cache it trained on (as older checkpoints), so that the export reads the cache the config names."""
     st = load_checkpoint(run)
+    st.pop('latents')
     st['config'].update(config)
     (tmp_path / 'run2' / 'checkpoints').mkdir(parents=True)
     torch.save(st, tmp_path / 'run2' / 'checkpoints' / f'step{STEPS:07d}.pt')
