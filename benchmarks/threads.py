@@ -18,8 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CPUS = os.cpu_count() or 1
-SPIN = '300000'   # libgomp's spin count when no wait policy is given: GOMP_SPINCOUNT=300000 is its unset default, spelt out
-POLICIES = {      # name: (what it is, environment before torch is imported, intra-op threads (0: the library's), overlap)
+SPIN = '300000'   # libgomp's spin count when no wait policy is given, spelt out (so lct_nb.core leaves it alone)
+POLICIES = {      # name: (what it is, environment before torch's import, intra-op threads (0: lct_nb's), overlap)
     'cores':   ("threads = cores, target beside the student (1 thread each), OpenMP's default wait (spin, then sleep)",
                 dict(OMP_NUM_THREADS=str(CPUS), GOMP_SPINCOUNT=SPIN), CPUS, True),
     'passive': ("threads = cores, target beside, OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep at once)",
@@ -43,28 +43,36 @@ def free_cores(seconds=0.5) -> int:
     return max(1, round(CPUS * (i1 - i0) / max(1, t1 - t0)))
 
 
+def _time_steps(tr, a) -> dict:
+    "Time `tr`'s steps as `Trainer.loop` runs them, without callbacks: steps/s, CPU s/step, the first losses."
+    data, losses = tr.batches(), []
+    nxt = tr.prepare(next(data))
+    tr.model.train()
+    for i in range(a.warmup + a.steps):
+        if i == a.warmup: t0, c0 = time.perf_counter(), time.process_time()
+        nxt = tr.forward_backward(nxt, side=lambda k=tr.step + 1: tr.prepare(next(data), k))
+        tr.update()
+        tr.step, losses = tr.step + 1, losses + [float(tr.loss)]
+        if i >= a.warmup + 2 and time.perf_counter() - t0 > a.max_s: break
+    n = tr.step - a.warmup
+    return dict(steps=n, steps_per_s=n / (time.perf_counter() - t0), cpu_s_per_step=(time.process_time() - c0) / n,
+                first_losses=losses[:a.warmup + 3])
+
+
 def child(a):
     "One cell: apply policy `a.child`, build the default Trainer, time its steps; print one JSON line."
     _, _, threads, overlap = POLICIES[a.child]
     free = free_cores() if threads < 0 else None
+    from lct_nb.train import TrainConfig, Trainer   # first, as `python -m lct_nb.train` does: then torch
+    from lct_nb.core import OPENMP_WAIT
     import torch
-    from lct_nb.train import TrainConfig, Trainer
     with tempfile.TemporaryDirectory() as d:
         tr = Trainer(TrainConfig(run_dir=d, batch_size=a.batch_size, export=False), cbs=[])
         if threads: torch.set_num_threads(free or threads)
         if threads: tr.overlap = overlap if overlap is not None else free > 1
-        data = tr.batches()
-        nxt = tr.prepare(next(data))
-        tr.model.train()
-        for i in range(a.warmup + a.steps):
-            if i == a.warmup: t0, c0 = time.perf_counter(), time.process_time()
-            nxt = tr.forward_backward(nxt, side=lambda k=tr.step + 1: tr.prepare(next(data), k))
-            tr.update()
-            tr.step += 1
-            if i >= a.warmup + 2 and time.perf_counter() - t0 > a.max_s: break
-        wall, cpu, n = time.perf_counter() - t0, time.process_time() - c0, tr.step - a.warmup
+        res = _time_steps(tr, a)
     print(json.dumps(dict(policy=a.child, threads=torch.get_num_threads(), overlap=tr.overlap, free=free,
-                          wait=os.environ.get('OMP_WAIT_POLICY', ''), steps=n, steps_per_s=n / wall, cpu_s_per_step=cpu / n)))
+                          wait=OPENMP_WAIT, spin=os.environ.get('GOMP_SPINCOUNT'), **res)))
 
 
 def run_cell(a, policy):
@@ -82,7 +90,8 @@ def loadavg() -> str: return Path('/proc/loadavg').read_text().split(' ', 3)[0]
 
 def run_condition(a, cond) -> dict:
     "Every policy `a.repeats` times, interleaved, beside `cond`'s busy loops (started here, stopped on the way out)."
-    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(int(cond[4:]) if cond != 'quiet' else 0)]
+    k = int(cond[4:]) if cond != 'quiet' else 0
+    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(k)]
     out = dict(condition=cond, busy_pids=[p.pid for p in busy], load_before=loadavg(), cells=[])
     try:
         time.sleep(1.0 if busy else 0)
@@ -107,7 +116,8 @@ def table(blocks, policies) -> str:
         for p in policies:
             cs = [c for c in b['cells'] if c['policy'] == p]
             sps = [c['steps_per_s'] for c in cs]
-            lines.append(f"{b['condition']:9s} {p:8s} {med[p]:8.2f} {min(sps):6.2f}-{max(sps):<6.2f} {best / med[p]:9.2f} "
+            lines.append(f"{b['condition']:9s} {p:8s} {med[p]:8.2f} {min(sps):6.2f}-{max(sps):<6.2f} "
+                         f"{best / med[p]:9.2f} "
                          f"{statistics.median(c['cpu_s_per_step'] for c in cs):10.3f} "
                          f"{'/'.join(sorted({str(c['threads']) for c in cs})):>7s} "
                          f"{'/'.join(sorted({str(c['overlap']) for c in cs})):>7s}")
@@ -119,17 +129,19 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--steps', type=int, default=40, help='timed steps per cell')
     p.add_argument('--warmup', type=int, default=3, help='untimed steps first')
-    p.add_argument('--max_s', type=float, default=45., help='stop a cell after this many timed seconds (3 steps at least)')
+    p.add_argument('--max_s', type=float, default=30., help='end a cell after this many timed seconds (3+ steps)')
     p.add_argument('--repeats', type=int, default=3, help='cells per policy and condition, interleaved')
-    p.add_argument('--policies', nargs='+', default=['cores', 'passive', 'beside1', 'one', 'free'], choices=list(POLICIES))
+    p.add_argument('--policies', nargs='+', default=['cores', 'passive', 'beside1', 'one', 'free'],
+                   choices=list(POLICIES))
     p.add_argument('--conditions', nargs='+', default=['quiet', 'busy1', 'busy2'], help='quiet, or busyK: K busy loops')
     p.add_argument('--batch_size', type=int, default=64, help="the trainer's --batch_size (default: the default run's)")
     p.add_argument('--out', default=None, help='also write every cell as JSON here')
-    p.add_argument('--tiny', action='store_true', help='smoke test: batch 16, 2 steps, 1 repeat, cores and one, quiet and busy1')
+    p.add_argument('--tiny', action='store_true', help='smoke test: batch 16, 2 steps, 2 policies, quiet and busy1')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a)
-    if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats, a.policies, a.conditions = 16, 2, 1, 1, ['cores', 'one'], ['quiet', 'busy1']
+    if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats = 16, 2, 1, 1
+    if a.tiny: a.policies, a.conditions = ['cores', 'default'], ['quiet', 'busy1']
     bad = [c for c in a.conditions if not (c == 'quiet' or (c.startswith('busy') and c[4:].isdigit()))]
     if bad: p.error(f'--conditions: {bad[0]!r} is neither quiet nor busyK')
     print(f'{CPUS} cores; policies:\n' + '\n'.join(f'  {k:8s} {POLICIES[k][0]}' for k in a.policies), flush=True)
