@@ -1,6 +1,7 @@
 """Time to digits: digits-FID against wall time of one training command, from launch to each checkpoint.
 
     python benchmarks/time_to_digits.py --name default                     # `torchrun -m lct_nb.train`, 1 thread
+    python benchmarks/time_to_digits.py --name readme --threads 0          # the README command as printed: every core
     python benchmarks/time_to_digits.py --name b64 --threads 2 -- --batch_size 64 --total_steps 1200
     python benchmarks/time_to_digits.py --name ci --points 2 -- --total_steps 20    # end to end in seconds
     python benchmarks/time_to_digits.py --name default --table                       # print a finished result again
@@ -10,13 +11,17 @@ Launches `python -m torch.distributed.run --standalone --nproc_per_node=1 -m lct
 wall time of a checkpoint is its file's mtime minus the launch time, so start-up (imports, latent cache, net) counts
 and nothing polls during training. Only after training ends is every checkpoint evaluated with
 `python -m lct_nb.evaluate --n 2000 --steps 1` (1-step digits-FID, precision, recall), so evaluation steals no
-training time. Results go to `results/time_to_digits/<name>.json`, written after each step; a rerun skips what is
-done (an interrupted training run is restarted from scratch, since its wall times would be broken).
+training time. The thread policy the runs used (intra-op threads, OpenMP's wait policy: `lct_nb.core.thread_policy`
+on their environment) is printed and recorded. Results go to `results/time_to_digits/<name>.json`, written after
+each step; a rerun skips what is done (an interrupted training run is restarted from scratch, since its wall times
+would be broken).
 """
 import argparse, json, os, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from lct_nb.core import thread_policy
 
 
 def _flag(argv, name, default=None):
@@ -39,9 +44,9 @@ def train(a, res, run_dir, out):
     every = a.ckpt_every or max(1, total // a.points)
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=1', '-m', 'lct_nb.train',
            '--run_dir', str(run_dir), '--ckpt_every', str(every), '--keep_ckpts', '1000', *a.train_args]
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    env = _env(a.threads)
     shutil.rmtree(run_dir, ignore_errors=True)
-    print('launch:', ' '.join(cmd), f'(OMP_NUM_THREADS={a.threads})', flush=True)
+    print('launch:', ' '.join(cmd), f'({_policy(env)})', flush=True)
     t0, cpu = time.time(), {}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL if a.quiet else None)
     while proc.poll() is None:      # CPU seconds of the process tree when each checkpoint appears: robust to a busy machine
@@ -51,10 +56,25 @@ def train(a, res, run_dir, out):
     if proc.returncode: raise subprocess.CalledProcessError(proc.returncode, cmd)
     wall = time.time() - t0
     ckpts = sorted((run_dir/'checkpoints').glob('step*.pt'))
-    res.update(cmd=cmd, threads=a.threads, total_steps=total, ckpt_every=every, train_wall_s=round(wall, 2),
+    res.update(cmd=cmd, threads=a.threads, policy=thread_policy(env=env), total_steps=total, ckpt_every=every,
+               train_wall_s=round(wall, 2),
                points=[dict(step=int(p.stem[4:]), wall_s=round(p.stat().st_mtime - t0, 2), cpu_s=cpu.get(p.name), ckpt=str(p))
                        for p in ckpts])
     _save(res, out)
+
+
+def _env(threads):
+    "The environment of a subprocess: OMP_NUM_THREADS=`threads`, or unset when 0 (the package's policy decides)."
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
+    return env | ({'OMP_NUM_THREADS': str(threads)} if threads else {})
+
+
+def _policy(env) -> str:
+    "The thread policy a process started with `env` runs under, in words."
+    return _policy_words(thread_policy(env=env))
+
+
+def _policy_words(p) -> str: return f"{p['threads']} intra-op thread(s), OMP_WAIT_POLICY={p['wait'] or 'unset'}"
 
 
 def _tree_cpu(pid):
@@ -76,7 +96,7 @@ def evaluate(a, res, out):
     for pt in res['points']:
         if 'fid' in pt: continue
         js = Path(pt['ckpt']).with_suffix('.eval.json')
-        env = dict(os.environ, OMP_NUM_THREADS=str(a.eval_threads or a.threads))
+        env = _env(a.eval_threads or a.threads)
         subprocess.run([sys.executable, '-m', 'lct_nb.evaluate', '--ckpt', pt['ckpt'], '--n', str(a.n), '--steps', '1',
                         '--out', str(js)], env=env, check=True, stdout=subprocess.DEVNULL)
         m = json.loads(js.read_text())
@@ -87,7 +107,9 @@ def evaluate(a, res, out):
 
 def table(res, target):
     pts = res['points']
-    print(f"\n{res['name']}: {' '.join(res['train_args']) or '(defaults)'}, {res['threads']} thread(s), "
+    pol = res.get('policy')
+    threads = _policy_words(pol) if pol else f"{res['threads']} thread(s)"
+    print(f"\n{res['name']}: {' '.join(res['train_args']) or '(defaults)'}, {threads}, "
           f"training {res['train_wall_s']:.0f} s for {res['total_steps']} steps")
     print(f"{'step':>6} {'wall_s':>8} {'cpu_s':>8} {'FID':>8} {'prec':>6} {'recall':>6}")
     for p in pts: print(f"{p['step']:6d} {p['wall_s']:8.1f} {p.get('cpu_s') or float('nan'):8.1f} {p.get('fid', float('nan')):8.2f} "
@@ -101,7 +123,7 @@ def table(res, target):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--name', default='default', help='names the result file and the run folder')
-    p.add_argument('--threads', type=int, default=1, help='OMP_NUM_THREADS of the training subprocess')
+    p.add_argument('--threads', type=int, default=1, help='OMP_NUM_THREADS of training (0: unset, every core)')
     p.add_argument('--eval_threads', type=int, default=0, help='OMP_NUM_THREADS of evaluation (0: same as --threads)')
     p.add_argument('--points', type=int, default=10, help='about how many checkpoints to time and evaluate')
     p.add_argument('--ckpt_every', type=int, default=0, help='steps between checkpoints (0: total_steps // points)')

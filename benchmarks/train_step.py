@@ -9,8 +9,9 @@ the same shapes. The aim is a ratio <= 1.05. Then it times the step's three phas
 host, `forward_backward`, `update`) one by one.
 """
 import argparse, resource, statistics, tempfile, time
+import lct_nb.core   # before torch, so that the package's thread policy (OpenMP's wait policy) applies here too
 import torch
-from lct_nb.core import beside
+from lct_nb.core import beside, OPENMP_WAIT
 from lct_nb.train import TrainConfig, Trainer
 
 
@@ -65,7 +66,9 @@ def main():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     params = sum(p.numel() for p in model.parameters())
     print(f'config: preset={a.preset} net={a.net} ({params/1e6:.2f} M params) batch={a.batch_size} '
-          f'latents={tuple(x0.shape[1:])} threads={torch.get_num_threads()} device={tr.device} bf16={a.bf16} overlap={tr.overlap}')
+          f'latents={tuple(x0.shape[1:])} device={tr.device} bf16={a.bf16}')
+    print(f'thread policy   : {torch.get_num_threads()} intra-op threads, OMP_WAIT_POLICY={OPENMP_WAIT}, '
+          f'overlap={tr.overlap}')
     print(f'full train step : {full*1e3:8.1f} ms  ({1/full:6.2f} steps/s, {a.batch_size/full:7.0f} samples/s)')
     print(f'bare network    : {net*1e3:8.1f} ms  (student fwd+bwd + target fwd)')
     print(f'ratio full/bare : {full/net:8.3f}')

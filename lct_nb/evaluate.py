@@ -8,6 +8,7 @@ import argparse, importlib, json, math, os, sys, time
 from functools import partial
 from pathlib import Path
 
+import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np
 import torch
 import torch.distributed as dist

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import os, sys, json, hashlib, shutil, math, time, zipfile, zlib
 from pathlib import Path
+import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from fastcore.script import store_true

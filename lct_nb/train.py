@@ -16,6 +16,7 @@ import threading
 from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
+import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch, torch.distributed as dist
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel as DDP

@@ -54,7 +54,7 @@ def test_gpu_benchmark_peaks():
 
 def _tiny_step_benchmark(script, steps):
     "The stdout of `benchmarks/<script>` on the tiny default step at one thread (batch 16, `steps` timed steps); it must exit 0."
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    env = {**{k: v for k, v in os.environ.items() if k != 'OMP_WAIT_POLICY'}, 'OMP_NUM_THREADS': '1'}
     res = subprocess.run([sys.executable, f'benchmarks/{script}', '--steps', str(steps), '--batch_size', '16', '--threads', '1'],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
@@ -66,6 +66,7 @@ def test_train_step_benchmark_tiny():
     out = _tiny_step_benchmark('train_step.py', 2)
     ratio = float(next(l for l in out.splitlines() if l.startswith('ratio full/bare')).split(':')[1])
     assert 0.5 < ratio < 5 and 'phases (median) : prepare' in out
+    assert 'thread policy   : 1 intra-op threads, OMP_WAIT_POLICY=PASSIVE, overlap=False' in out   # lct_nb's, reported
 
 
 def test_radam_step_benchmark_tiny():
@@ -111,3 +112,18 @@ def test_rank_exits_benchmark_tiny(tmp_path, capsys):
         assert r['rc'] == (0 if r['kind'] == 'end' else 1), (r, out)              # torchrun: 1 when a worker failed
         assert r['codes'] == [rank_exits.WORKER_EXIT[r['kind']]] * (2 * bool(r['rc'])), (r, out)
         assert r['said'] in (None, True), (r, out)
+
+
+def test_threads_benchmark_tiny(tmp_path):
+    "benchmarks/threads.py --tiny times two policies, quiet and beside a busy loop it starts and stops; prints a table."
+    out = tmp_path/'threads.json'
+    res = subprocess.run([sys.executable, 'benchmarks/threads.py', '--tiny', '--out', str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    blocks = json.loads(out.read_text())['blocks']
+    assert [(b['condition'], len(b['busy_pids'])) for b in blocks] == [('quiet', 0), ('busy1', 1)]
+    cells = [c for b in blocks for c in b['cells']]
+    assert sorted((c['policy'], c['wait']) for c in cells) == [('cores', 'default')] * 2 + [('default', 'PASSIVE')] * 2
+    assert all(c['steps_per_s'] > 0 and c['threads'] >= 1 for c in cells)
+    assert not Path(f"/proc/{blocks[1]['busy_pids'][0]}").exists()        # the busy loop was stopped and reaped
+    assert sum(l.split()[:2] in (['quiet', 'default'], ['busy1', 'cores']) for l in res.stdout.splitlines()) == 2

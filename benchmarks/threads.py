@@ -1,0 +1,153 @@
+"""Training speed of the default run under each thread policy, on a quiet machine and beside busy processes.
+
+    python benchmarks/threads.py                                   # every policy, quiet / 1 busy / 2 busy, 3 repeats
+    python benchmarks/threads.py --steps 60 --max_s 90 --repeats 5 --policies cores passive one --conditions quiet busy2
+    python benchmarks/threads.py --tiny                            # a smoke test: batch 16, 2 steps, 2 policies
+
+Each cell is a fresh process (OpenMP reads its settings when torch is imported) that builds the default run's
+`Trainer` and times `--steps` of its steps after `--warmup` (fewer if they take over `--max_s` seconds), exactly as
+`Trainer.loop` runs them (the next batch drawn while the network runs, then RAdam and the EMA), without the callbacks.
+A condition `busyK` starts K pure-Python busy loops before its cells and stops them after. Cells are interleaved:
+repeat r runs the policies in an order rotated by r, so a change in the machine's load hits every policy alike.
+Prints, per condition, the median steps/s of each policy, its range, the best policy's median over its median, and
+its median CPU seconds per step (the CPU the process burnt, waiting included); the 1-minute load average is printed
+before and after each condition.
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CPUS = os.cpu_count() or 1
+SPIN = '300000'   # libgomp's spin count when no wait policy is given, spelt out (so lct_nb.core leaves it alone)
+POLICIES = {      # name: (what it is, environment before torch's import, intra-op threads (0: lct_nb's), overlap)
+    'cores':   ("threads = cores, target beside the student (1 thread each), OpenMP's default wait (spin, then sleep)",
+                dict(OMP_NUM_THREADS=str(CPUS), GOMP_SPINCOUNT=SPIN), CPUS, True),
+    'passive': ("threads = cores, target beside, OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep at once)",
+                dict(OMP_NUM_THREADS=str(CPUS), OMP_WAIT_POLICY='PASSIVE'), CPUS, True),
+    'beside1': ("one intra-op thread per Python thread: target beside, 1 thread for the rest of the step",
+                dict(OMP_NUM_THREADS='1', GOMP_SPINCOUNT=SPIN), 1, True),
+    'one':     ("one thread, no overlap", dict(OMP_NUM_THREADS='1', GOMP_SPINCOUNT=SPIN), 1, False),
+    'free':    ("threads = cores free at start (/proc/stat over 0.5 s), target beside when 2+ are free",
+                dict(GOMP_SPINCOUNT=SPIN), -1, None),
+    'default': ("lct_nb's own default: nothing set", {}, 0, None),
+}
+CLEAR = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')
+
+
+def free_cores(seconds=0.5) -> int:
+    "Cores not busy over the next `seconds`, from the idle time in /proc/stat (at least 1)."
+    def idle_total():
+        v = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
+        return v[3] + v[4], sum(v[:8])
+    (i0, t0), _, (i1, t1) = idle_total(), time.sleep(seconds), idle_total()
+    return max(1, round(CPUS * (i1 - i0) / max(1, t1 - t0)))
+
+
+def _time_steps(tr, a) -> dict:
+    "Time `tr`'s steps as `Trainer.loop` runs them, without callbacks: steps/s, CPU s/step, the first losses."
+    data, losses = tr.batches(), []
+    nxt = tr.prepare(next(data))
+    tr.model.train()
+    for i in range(a.warmup + a.steps):
+        if i == a.warmup: t0, c0 = time.perf_counter(), time.process_time()
+        nxt = tr.forward_backward(nxt, side=lambda k=tr.step + 1: tr.prepare(next(data), k))
+        tr.update()
+        tr.step, losses = tr.step + 1, losses + [float(tr.loss)]
+        if i >= a.warmup + 2 and time.perf_counter() - t0 > a.max_s: break
+    n = tr.step - a.warmup
+    return dict(steps=n, steps_per_s=n / (time.perf_counter() - t0), cpu_s_per_step=(time.process_time() - c0) / n,
+                first_losses=losses[:a.warmup + 3])
+
+
+def child(a):
+    "One cell: apply policy `a.child`, build the default Trainer, time its steps; print one JSON line."
+    _, _, threads, overlap = POLICIES[a.child]
+    free = free_cores() if threads < 0 else None
+    from lct_nb.train import TrainConfig, Trainer   # first, as `python -m lct_nb.train` does: then torch
+    from lct_nb.core import OPENMP_WAIT
+    import torch
+    with tempfile.TemporaryDirectory() as d:
+        tr = Trainer(TrainConfig(run_dir=d, batch_size=a.batch_size, export=False), cbs=[])
+        if threads: torch.set_num_threads(free or threads)
+        if threads: tr.overlap = overlap if overlap is not None else free > 1
+        res = _time_steps(tr, a)
+    print(json.dumps(dict(policy=a.child, threads=torch.get_num_threads(), overlap=tr.overlap, free=free,
+                          wait=OPENMP_WAIT, spin=os.environ.get('GOMP_SPINCOUNT'), **res)))
+
+
+def run_cell(a, policy):
+    "Run one cell in a fresh process with the policy's environment; its JSON result."
+    env = {k: v for k, v in os.environ.items() if k not in CLEAR} | POLICIES[policy][1]
+    cmd = [sys.executable, __file__, '--child', policy, '--steps', str(a.steps), '--warmup', str(a.warmup),
+           '--max_s', str(a.max_s), '--batch_size', str(a.batch_size)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode: sys.exit(f'{policy}: exit {res.returncode}\n{res.stderr[-3000:]}')
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def loadavg() -> str: return Path('/proc/loadavg').read_text().split(' ', 3)[0]
+
+
+def run_condition(a, cond) -> dict:
+    "Every policy `a.repeats` times, interleaved, beside `cond`'s busy loops (started here, stopped on the way out)."
+    k = int(cond[4:]) if cond != 'quiet' else 0
+    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(k)]
+    out = dict(condition=cond, busy_pids=[p.pid for p in busy], load_before=loadavg(), cells=[])
+    try:
+        time.sleep(1.0 if busy else 0)
+        for r in range(a.repeats):
+            for pol in a.policies[r % len(a.policies):] + a.policies[:r % len(a.policies)]:
+                out['cells'].append(run_cell(a, pol) | dict(repeat=r))
+                print(f"  {cond:6s} r{r} {pol:8s} {out['cells'][-1]['steps_per_s']:6.2f} steps/s", flush=True)
+    finally:
+        for p in busy: p.kill()
+        for p in busy: p.wait()
+    out['load_after'] = loadavg()
+    return out
+
+
+def table(blocks, policies) -> str:
+    "Per condition: median steps/s of each policy, its range, ratio to the best median, median CPU s/step."
+    lines = [f"{'condition':9s} {'policy':8s} {'steps/s':>8s} {'range':>13s} {'best/this':>9s} {'cpu s/step':>10s} "
+             f"{'threads':>7s} {'overlap':>7s}"]
+    for b in blocks:
+        med = {p: statistics.median(c['steps_per_s'] for c in b['cells'] if c['policy'] == p) for p in policies}
+        best = max(med.values())
+        for p in policies:
+            cs = [c for c in b['cells'] if c['policy'] == p]
+            sps = [c['steps_per_s'] for c in cs]
+            lines.append(f"{b['condition']:9s} {p:8s} {med[p]:8.2f} {min(sps):6.2f}-{max(sps):<6.2f} "
+                         f"{best / med[p]:9.2f} "
+                         f"{statistics.median(c['cpu_s_per_step'] for c in cs):10.3f} "
+                         f"{'/'.join(sorted({str(c['threads']) for c in cs})):>7s} "
+                         f"{'/'.join(sorted({str(c['overlap']) for c in cs})):>7s}")
+        lines.append(f"{'':9s} load average {b['load_before']} before, {b['load_after']} after")
+    return '\n'.join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--steps', type=int, default=40, help='timed steps per cell')
+    p.add_argument('--warmup', type=int, default=3, help='untimed steps first')
+    p.add_argument('--max_s', type=float, default=30., help='end a cell after this many timed seconds (3+ steps)')
+    p.add_argument('--repeats', type=int, default=3, help='cells per policy and condition, interleaved')
+    p.add_argument('--policies', nargs='+', default=['cores', 'passive', 'beside1', 'one', 'free'],
+                   choices=list(POLICIES))
+    p.add_argument('--conditions', nargs='+', default=['quiet', 'busy1', 'busy2'], help='quiet, or busyK: K busy loops')
+    p.add_argument('--batch_size', type=int, default=64, help="the trainer's --batch_size (default: the default run's)")
+    p.add_argument('--out', default=None, help='also write every cell as JSON here')
+    p.add_argument('--tiny', action='store_true', help='smoke test: batch 16, 2 steps, 2 policies, quiet and busy1')
+    p.add_argument('--child', default=None, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.child: return child(a)
+    if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats = 16, 2, 1, 1
+    if a.tiny: a.policies, a.conditions = ['cores', 'default'], ['quiet', 'busy1']
+    bad = [c for c in a.conditions if not (c == 'quiet' or (c.startswith('busy') and c[4:].isdigit()))]
+    if bad: p.error(f'--conditions: {bad[0]!r} is neither quiet nor busyK')
+    print(f'{CPUS} cores; policies:\n' + '\n'.join(f'  {k:8s} {POLICIES[k][0]}' for k in a.policies), flush=True)
+    blocks = [run_condition(a, c) for c in a.conditions]
+    print(table(blocks, a.policies))
+    if a.out: Path(a.out).write_text(json.dumps(dict(args=vars(a), blocks=blocks), indent=1))
+
+
+if __name__ == '__main__': main()
