@@ -13,22 +13,10 @@ from lct_nb.latents import BUNDLED_VAE, encode_folder, load_latent_cache, load_v
 from lct_nb.train import TrainConfig, train as train_cfg
 from test_train import FAST, _env, ROOT, train_in_process, metrics
 from test_faults_train import train, one_line
+from _cli import cli as _cli, refused as _refused
 
 pytestmark = pytest.mark.fault
 torch.set_num_threads(1)
-
-
-def _cli(tool, *args):
-    "Run `python -m lct_nb.<tool> ARGS`; (return code, stderr)."
-    r = subprocess.run([sys.executable, '-m', f'lct_nb.{tool}', *map(str, args)], capture_output=True, text=True,
-                       timeout=600, env=_env(), cwd=ROOT)
-    return r.returncode, r.stderr
-
-
-def _refused(tool, rc, err, *words):
-    lines = err.strip().splitlines()
-    assert rc == 2 and len(lines) == 1 and lines[0].startswith(f'lct_nb.{tool}: error: '), (rc, err[-3000:])
-    for w in words: assert w in lines[0], (w, lines[0])
 
 
 def _synthetic(path, scale, shift):
