@@ -1,3 +1,4 @@
+import pytest
 """Smoke tests of the scripts in benchmarks/ that are meant for other machines (run here on the CPU in tiny mode)."""
 import gzip, json, math, os, subprocess, sys
 import torch
@@ -100,6 +101,7 @@ def test_ablation_plan_from_pilot(tmp_path):
     assert dropped == [k for k in c.claim if k in ablation.DROPPED] and len(dropped) == len(ablation.DROPPED)
 
 
+@pytest.mark.full
 def test_rank_exits_benchmark_tiny(tmp_path, capsys):
     "benchmarks/rank_exits.py --tiny: one two-rank run of each kind ends as designed: every worker's own status, no abort"
     sys.path.insert(0, str(ROOT/'benchmarks'))
@@ -114,6 +116,7 @@ def test_rank_exits_benchmark_tiny(tmp_path, capsys):
         assert r['said'] in (None, True), (r, out)
 
 
+@pytest.mark.full
 def test_threads_benchmark_tiny(tmp_path):
     "benchmarks/threads.py --tiny times two policies, quiet and beside a busy loop it starts and stops; prints a table."
     out = tmp_path/'threads.json'

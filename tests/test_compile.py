@@ -3,12 +3,13 @@ recompilation per stage: every graph is compiled during the first step. The back
 guards and DDP's graph splitting, no AOTAutograd and no code generation: aot_eager made this test take 2.5 minutes on
 2 CPU cores), so it checks what decides recompilation in seconds; inductor's code generation is exercised by
 benchmarks/gpu.py."""
-import json, os, subprocess, sys
+import json, pytest, os, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.full
 def test_compiled_ddp_run_compiles_only_in_its_first_step(tmp_path):
     run = tmp_path/'r'
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(ROOT/'tests'/'_compile_ddp.py'),
