@@ -10,19 +10,11 @@ from PIL import Image
 from lct_nb.checkpoint import load_checkpoint, save_checkpoint
 from lct_nb.train import TrainConfig, train as train_cfg
 from test_train import FAST, _env, ROOT, train_in_process
-from test_faults_train import train, one_line
+from test_faults_train import train, one_line, _tmpfs
 from _cli import cli as _cli, refused as _refused
 
 pytestmark = pytest.mark.fault
 torch.set_num_threads(1)
-
-
-def _mount(path, opts):
-    "Mount a tmpfs with `opts` at `path` (needs root); returns the unmount function."
-    path.mkdir()
-    if os.geteuid() != 0 or subprocess.run(['mount', '-t', 'tmpfs', '-o', opts, 'tmpfs', str(path)]).returncode != 0:
-        pytest.skip('cannot mount a tmpfs here (not root)')
-    return lambda: subprocess.run(['umount', '-l', str(path)])
 
 
 @pytest.fixture(scope='module')
@@ -98,7 +90,7 @@ def test_export_while_pruning(run, tmp_path, monkeypatch):
 def test_full_disk_during_export(run, tmp_path):
     "`lct_nb.export` onto a 4 MiB tmpfs (the export needs ~8 MiB) → exit 2, one line 'no space left' naming OUT_DIR, nothing left on the disk"
     disk = tmp_path/'disk'
-    umount = _mount(disk, 'size=4m')
+    umount = _tmpfs(disk, 'size=4m')
     try:
         _refused('export', *_cli('export', run, disk/'model'), f'OUT_DIR {disk/"model"}: no space left')
         assert list(disk.iterdir()) == []
@@ -115,7 +107,7 @@ def _images(folder, n=3):
 def test_read_only_outputs_refused_before_work(run, tmp_path):
     "a read-only tmpfs as the output of `export`, `latents` and `evaluate` → each exits 2 at once, one line naming the flag or folder"
     ro = tmp_path/'ro'
-    umount = _mount(ro, 'size=1m,ro')
+    umount = _tmpfs(ro, 'size=1m,ro')
     try:
         _refused('export', *_cli('export', run, ro/'model'), f'OUT_DIR {ro/"model"}: cannot write there')
         rc, err = _cli('latents', _images(tmp_path/'imgs'), ro/'cache', '--device', 'cpu')
@@ -197,7 +189,7 @@ def _fill(disk):
 def test_full_disk_during_latents_and_evaluate(run, tmp_path):
     "`lct_nb.latents` and `lct_nb.evaluate` writing onto a full tmpfs → each exits 1 with one line naming the file and 'no space left'"
     disk = tmp_path/'disk'
-    umount = _mount(disk, 'size=1m')
+    umount = _tmpfs(disk, 'size=1m')
     try:
         _fill(disk)
         rc, err = _cli('latents', _images(tmp_path/'imgs'), disk/'cache', '--device', 'cpu')

@@ -174,18 +174,18 @@ def test_corrupt_latest_checkpoint_is_set_aside_and_resume_is_exact(tmp_path):
     assert same_weights(ckpt(whole), ckpt(cut))
 
 
-def _tmpfs(path, size):
-    "Mount a tmpfs of `size` at `path` (root, or through an unprivileged user+mount namespace); the command prefix to run inside."
+def _tmpfs(path, opts):
+    "Mount a tmpfs with mount options `opts` (e.g. 'size=4m,ro') at `path` (needs root); returns the unmount function."
     path.mkdir()
-    if os.geteuid() == 0 and subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(path)]).returncode == 0:
-        return [], lambda: subprocess.run(['umount', '-l', str(path)])
-    pytest.skip('cannot mount a tmpfs here (not root)')
+    if os.geteuid() != 0 or subprocess.run(['mount', '-t', 'tmpfs', '-o', opts, 'tmpfs', str(path)]).returncode != 0:
+        pytest.skip('cannot mount a tmpfs here (not root)')
+    return lambda: subprocess.run(['umount', '-l', str(path)])
 
 
 def test_full_disk_while_checkpointing(tmp_path):
     "a 40 MB tmpfs filling up at the 2nd checkpoint → one line naming the file and 'no space left', exit 1, no temporary file, the 1st checkpoint intact"
     disk = tmp_path/'disk'
-    _, umount = _tmpfs(disk, '40m')
+    umount = _tmpfs(disk, 'size=40m')
     try:
         run = disk/'r'
         res = train(run, '--total_steps', '40', '--ckpt_every', '10', '--keep_ckpts', '3', *QUIET)
