@@ -22,7 +22,8 @@ def thread_policy(cpus: int|None = None, # the machine's cores; default `os.cpu_
     user_wait = 'OMP_WAIT_POLICY' in env or 'GOMP_SPINCOUNT' in env
     return dict(threads=threads, wait=env.get('OMP_WAIT_POLICY', '') if user_wait else 'PASSIVE')
 
-if 'torch' not in sys.modules and thread_policy()['wait']: os.environ['OMP_WAIT_POLICY'] = thread_policy()['wait']
+_WAIT = thread_policy()['wait']
+if 'torch' not in sys.modules and _WAIT: os.environ['OMP_WAIT_POLICY'] = _WAIT
 OPENMP_WAIT = None if 'torch' in sys.modules else os.environ.get('OMP_WAIT_POLICY', 'default')  # at torch's import
 
 # %% ../nbs/13_core.ipynb #1fd6a69d
