@@ -8,7 +8,9 @@ import os, pickle, shutil
 from pathlib import Path
 from .core import UserError, exit_error, call_cli, write_json, writable_dir, no_space
 from .checkpoint import checkpoints, load_checkpoint, nonfinite
-from .latents import BUNDLED_VAE, latent_cache_path, load_latent_cache, load_vae
+from .vae import BUNDLED_VAE, load_vae
+from .cache import latent_cache_path
+from .latents import load_latent_cache
 from .nets import UNet, build_model
 from .objective import get_preset
 from .sampling import two_step_sigmas

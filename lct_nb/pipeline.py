@@ -12,7 +12,8 @@ from diffusers.image_processor import VaeImageProcessor
 from fastcore.basics import patch
 from .nets import UNet
 from .consistency import ConsistencyModel
-from .latents import LatentStats, denormalize, decode, load_vae
+from .vae import load_vae
+from .latents import LatentStats, denormalize, decode
 from .sampling import sample, prior, PAPER_TWO_STEP
 
 # %% auto #0
