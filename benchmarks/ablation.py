@@ -135,7 +135,8 @@ def worker(arm, seed, args):
     from lct_nb.evaluate import evaluate
     from lct_nb.metrics import digits_reference_stats, get_feature_extractor
     from lct_nb.images import decode_to_images
-    from lct_nb.latents import load_latent_cache, latent_cache_path
+    from lct_nb.cache import latent_cache_path
+    from lct_nb.latents import load_latent_cache
     out, name = Path(args.out), run_name(arm, seed)
     run_dir = Path(args.work)/'runs'/name
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -11,7 +11,9 @@ import argparse, platform, resource, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
-from lct_nb.latents import digits_images, encode, encode_folder, load_vae
+from lct_nb.data import digits_images
+from lct_nb.vae import encode, load_vae
+from lct_nb.cache import encode_folder
 
 
 def peak_mem_mb(device):

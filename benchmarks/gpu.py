@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from dataclasses import replace
 from lct_nb.train import CONFIGS, Trainer
 from lct_nb.sampling import sample, prior, two_step_sigmas
-from lct_nb.latents import write_latent_cache
+from lct_nb.cache import write_latent_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_STEPS = CONFIGS['celebahq256'].total_steps  # the paper's CelebA-HQ 256 run: 295,400 steps

@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from PIL import Image
-from .latents import load_vae, decode, BUNDLED_VAE
+from .vae import load_vae, BUNDLED_VAE
+from .latents import decode
 
 # %% auto #0
 __all__ = ['cache_vae', 'decode_to_images', 'save_image_grid']

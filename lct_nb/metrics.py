@@ -16,7 +16,8 @@ from safetensors.torch import load_file, save_file
 
 from sklearn.datasets import load_digits
 from .core import assets_dir, atomic_write
-from .latents import digits_images, lct_cache_dir
+from .data import digits_images
+from .cache import lct_cache_dir
 
 # %% auto #0
 __all__ = ['FID_WEIGHTS_FILE', 'frechet_distance', 'knn_radii', 'manifold_coverage', 'precision_recall', 'FeatureExtractor',
@@ -128,7 +129,7 @@ def extract_features(extractor: FeatureExtractor, # any feature extractor
 
 # %% ../nbs/08a_metrics.ipynb #62dc3151
 def digits_labels() -> torch.Tensor:
-    "Class labels (1797,) of sklearn's digits, aligned with `lct_nb.latents.digits_images`."
+    "Class labels (1797,) of sklearn's digits, aligned with `lct_nb.data.digits_images`."
     return torch.from_numpy(load_digits().target).long()
 
 # %% ../nbs/08a_metrics.ipynb #00cda4a7

@@ -3,7 +3,7 @@ import json, math, os, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
 
-from lct_nb.latents import bundled_latents
+from lct_nb.cache import bundled_latents
 
 LOADER = '''
 import json, math, torch

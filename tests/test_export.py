@@ -6,7 +6,8 @@ from lct_nb.checkpoint import load_checkpoint
 from lct_nb.core import UserError
 from lct_nb.export import export_run
 from lct_nb.images import save_image_grid
-from lct_nb.latents import denormalize, latent_cache_path, load_latent_cache
+from lct_nb.cache import latent_cache_path
+from lct_nb.latents import denormalize, load_latent_cache
 from lct_nb.nets import UNet
 from lct_nb.objective import get_preset
 from lct_nb.pipeline import LCTPipeline

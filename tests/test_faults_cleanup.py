@@ -130,7 +130,7 @@ def _bomb(path, side=20_000):
 
 def test_image_over_the_pixel_limit(tmp_path):
     "a PNG of 20000×20000 pixels (over PIL's limit) in an image folder → skipped and named under --skip_bad; otherwise exit 2, one line naming it"
-    from lct_nb.latents import encode_folder
+    from lct_nb.cache import encode_folder
     imgs = _images(tmp_path/'imgs')
     _bomb(imgs/'huge.png')
     rc, err = _cli('latents', imgs, tmp_path/'c1', '--device', 'cpu')
@@ -145,7 +145,9 @@ def test_image_over_the_pixel_limit(tmp_path):
 @pytest.fixture(scope='module')
 def saved_pipe(tmp_path_factory):
     "An exported-style pipeline folder: an untrained tiny UNet, the digits VAE and statistics."
-    from lct_nb.latents import bundled_latents, load_latent_cache, load_vae
+    from lct_nb.vae import load_vae
+    from lct_nb.cache import bundled_latents
+    from lct_nb.latents import load_latent_cache
     from lct_nb.nets import make_unet
     from lct_nb.pipeline import LCTPipeline, LCTScheduler, stats_to_dict
     torch.manual_seed(0)

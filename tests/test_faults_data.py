@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
 
-from lct_nb.latents import (BUNDLED_VAE, bundled_latents, encode_folder, load_image, load_latent_cache, load_vae,
-                            write_latent_cache)
+from lct_nb.data import load_image
+from lct_nb.vae import BUNDLED_VAE, load_vae
+from lct_nb.cache import bundled_latents, encode_folder, write_latent_cache
+from lct_nb.latents import load_latent_cache
 from lct_nb.train import TrainConfig, train
 
 pytestmark = pytest.mark.fault

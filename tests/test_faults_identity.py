@@ -9,7 +9,9 @@ import numpy as np, pytest, torch
 from PIL import Image
 
 from lct_nb.checkpoint import load_checkpoint, save_checkpoint
-from lct_nb.latents import BUNDLED_VAE, encode_folder, load_latent_cache, load_vae, write_latent_cache
+from lct_nb.vae import BUNDLED_VAE, load_vae
+from lct_nb.cache import encode_folder, write_latent_cache
+from lct_nb.latents import load_latent_cache
 from lct_nb.train import TrainConfig, train as train_cfg
 from test_train import FAST, _env, ROOT, train_in_process, metrics
 from test_faults_train import train, one_line

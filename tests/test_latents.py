@@ -3,8 +3,10 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, torch, torch.nn.functional as F
 from PIL import Image
-from lct_nb.latents import (bundled_latents, decode, denormalize, digits_images, encode, encode_folder, encode_latents,
-                            load_latent_cache, load_vae, normalize)
+from lct_nb.data import digits_images
+from lct_nb.vae import encode, load_vae
+from lct_nb.cache import bundled_latents, encode_folder, encode_latents
+from lct_nb.latents import decode, denormalize, load_latent_cache, normalize
 
 N_IMAGES = 300
 torch.set_num_threads(1)
