@@ -338,6 +338,9 @@ def main(argv=None):
                        latents=str(cache.path), loader=a.loader, ema=a.ema, info=info)
         if rank == 0: print(json.dumps(res, indent=1) + f"\nwrote {out}")
         if rank == 0 and 'note' in res: print(f"lct_nb.evaluate: note: {res['note']} (--ref {a.ref})", file=sys.stderr)
+        if rank == 0 and (why := ref['meta'].get('not_cached')):   # a read-only or full cache folder
+            print(f"lct_nb.evaluate: note: reference statistics not cached ({why}); they are computed again next time",
+                  file=sys.stderr)
         return res
     except (ValueError, FileNotFoundError, ImportError, CorruptCheckpoint) as e: exit_error('evaluate', e)
     except OSError as e: exit_error('evaluate', e, 1)   # a full disk, named by atomic_write

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_metrics.ipynb #d72b69c1
 from __future__ import annotations
-import hashlib, json, os
+import errno, hashlib, json, os
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ __all__ = ['FID_WEIGHTS_FILE', 'frechet_distance', 'knn_radii', 'manifold_covera
            'extract_features', 'digits_labels', 'DigitsCNN', 'train_digits_classifier', 'digits_classifier_path',
            'save_digits_classifier', 'load_digits_classifier', 'DigitsFeatures', 'InceptionFeatures',
            'get_feature_extractor', 'uint8_levels', 'quantize_uint8', 'feature_stats', 'save_stats', 'load_stats',
-           'reference_stats', 'digits_reference_stats', 'fid_pr', 'VGG16Features']
+           'stats_in_memory', 'reference_stats', 'digits_reference_stats', 'fid_pr', 'VGG16Features']
 
 # %% ../nbs/08a_metrics.ipynb #b0f7bfe1
 def _sym_sqrt(a: np.ndarray) -> np.ndarray:
@@ -309,13 +309,20 @@ def load_stats(path) -> dict:
     except (KeyError, OSError, ValueError) as e:
         raise ValueError(f"{path} is not a statistics .npz with arrays mu and sigma ({e})") from None
 
+_NOT_CACHED = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)   # a folder one may read but not write
+
+def stats_in_memory(feats, **meta) -> dict:
+    "What `load_stats` reads back from `save_stats(path, feats, **meta)`, without a file."
+    mu, sigma = feature_stats(feats)
+    return dict(mu=mu, sigma=sigma, feats=np.asarray(feats, np.float32), meta=meta)
+
 def reference_stats(path,                     # cache file (.npz)
                     extractor: FeatureExtractor, # feature extractor
                     images=None,              # callable returning images (or batches) in [-1,1]; used on a cache miss
                     batch_size: int = 256,    # images per forward pass
                     **meta,                   # extra header fields, e.g. source='sklearn digits'
                    ) -> dict:
-    "Reference statistics of a data set under `extractor`, computed on first use and cached to `path`."
+    "Reference statistics of a data set under `extractor`, computed on first use and cached to `path` (where it can be written)."
     path = Path(path)
     if path.exists():
         st = load_stats(path)
@@ -325,7 +332,11 @@ def reference_stats(path,                     # cache file (.npz)
         return st
     if images is None: raise FileNotFoundError(f"{path} does not exist and no `images` were given to compute it")
     feats = extract_features(extractor, images() if callable(images) else images, batch_size)
-    save_stats(path, feats, extractor=extractor.name, n=len(feats), **meta)
+    meta = dict(extractor=extractor.name, n=len(feats), **meta)
+    try: save_stats(path, feats, **meta)
+    except OSError as e:   # a read-only or full folder: the statistics are right, only not kept for next time
+        if e.errno not in _NOT_CACHED: raise
+        return stats_in_memory(feats, **meta, not_cached=f"{path}: {e.strerror}")
     return load_stats(path)
 
 # %% ../nbs/08a_metrics.ipynb #16b76738

@@ -118,6 +118,25 @@ def test_read_only_outputs_refused_before_work(run, tmp_path):
     finally: umount()
 
 
+def test_read_only_cache_folder_for_reference(run, tmp_path):
+    "a latent cache on a read-only disk whose reference statistics are not cached yet → the score, exit 0, a one-line note, nothing written there"
+    disk = tmp_path/'disk'
+    umount = _tmpfs(disk, 'size=8m')
+    try:
+        rc, err = _cli('latents', _images(tmp_path/'imgs', 8), disk/'cache', '--device', 'cpu')
+        assert rc == 0, err[-3000:]
+        subprocess.run(['mount', '-o', 'remount,ro', str(disk)], check=True)
+        before = sorted(p.name for p in (disk/'cache').iterdir())
+        rc, err = _cli('evaluate', '--ckpt', run, '--latents', disk/'cache', '--other_cache', '--features', 'digits',
+                       '--n', '16', '--batch_size', '16', '--out', tmp_path/'e.json')
+        notes = [l for l in err.splitlines() if l.startswith('lct_nb.evaluate: note: reference statistics not cached')]
+        assert rc == 0 and len(notes) == 1 and 'Read-only' in notes[0] and 'Traceback' not in err, err[-3000:]
+        assert sorted(p.name for p in (disk/'cache').iterdir()) == before
+        res = json.loads((tmp_path/'e.json').read_text())
+        assert res['fid'] > 0 and 'Read-only' in json.dumps(res)
+    finally: umount()
+
+
 # ---------------------------------------------------------------- images and the pipeline
 
 def _bomb(path, side=20_000):
