@@ -17,10 +17,10 @@ MAX_STATEMENTS, MAX_MEDIAN, MAX_LINE, MAX_MODULE = 30, 6, 120, 400
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With,
              ast.AsyncWith, ast.Try, ast.Match)
 PENDING = {   # rule: names that break it today (functions as module.name, modules by file name)
-    'statements': {'train.check_train_config', 'train.step', 'train.__init__', 'train.resume'},
-    'joined': {'core.py', 'latents.py', 'nets.py', 'evaluate.py', 'checkpoint.py', 'train.py'},
-    'long_lines': {'core.py', 'latents.py', 'nets.py', 'evaluate.py', 'export.py', 'pipeline.py', 'checkpoint.py', 'train.py'},
-    'module_lines': {'train.py', 'latents.py'},
+    'statements': set(),
+    'joined': {'core.py', 'latents.py', 'nets.py', 'evaluate.py', 'checkpoint.py'},
+    'long_lines': {'core.py', 'latents.py', 'nets.py', 'evaluate.py', 'export.py', 'pipeline.py', 'checkpoint.py'},
+    'module_lines': {'latents.py'},
 }
 
 def _modules(): return [p for p in sorted(PKG.glob('*.py')) if p.name != '_modidx.py']
