@@ -6,7 +6,7 @@
 __all__ = ['EVENTS', 'Callback', 'CalibratedC', 'recipe_callbacks', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'SampleGrids',
            'TensorBoard', 'Export', 'default_callbacks']
 
-# %% ../nbs/16f_callbacks.ipynb #d84474bf
+# %% ../nbs/16f_callbacks.ipynb #74c6f415
 import shutil, sys, time
 from dataclasses import asdict
 from .core import host_read, eval_mode, write_json
@@ -20,7 +20,7 @@ from .images import decode_to_images, save_image_grid
 from .export import export_run
 from .guard import json_line
 
-# %% ../nbs/16f_callbacks.ipynb #71f75118
+# %% ../nbs/16f_callbacks.ipynb #631f9a4d
 EVENTS = ('before_fit', 'before_stage', 'before_step', 'after_loss', 'after_step', 'after_stage', 'after_fit',
           'after_cancel')
 
@@ -30,7 +30,7 @@ class Callback:
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, state: dict): pass
 
-# %% ../nbs/16f_callbacks.ipynb #4c745e1e
+# %% ../nbs/16f_callbacks.ipynb #e5ec5301
 class CalibratedC(Callback):
     "c_schedule='calibrated': c = c_ratio × median per-sample TD norm on a fixed probe batch, measured per stage."
     order = -10
@@ -58,7 +58,7 @@ def recipe_callbacks(recipe: LCTConfig, cbs: list) -> list:
     need = [CalibratedC()] if recipe.c_schedule == 'calibrated' else []
     return cbs + [cb for cb in need if not any(isinstance(o, type(cb)) for o in cbs)]
 
-# %% ../nbs/16f_callbacks.ipynb #b463745f
+# %% ../nbs/16f_callbacks.ipynb #c03fac5d
 _AVG = ('loss', 'ct', 'diff', 'diff_frac', 'grad_norm')
 
 class MetricsLog(Callback):
@@ -83,7 +83,7 @@ class MetricsLog(Callback):
         return dict(step=tr.step, **dict(zip(_AVG, vals)), N=out and out['N'], c=out and out['c'],
                     lr=tr.opt.param_groups[0]['lr'], samples_per_s=speed, skipped=tr.skipped)
 
-# %% ../nbs/16f_callbacks.ipynb #2a9de327
+# %% ../nbs/16f_callbacks.ipynb #f5942989
 class ProgressBar(Callback):
     "A tqdm bar over the steps on rank 0, showing the last logged loss and N."
     order = 10
@@ -99,7 +99,7 @@ class ProgressBar(Callback):
     def after_fit(self): self.bar.close()
     after_cancel = after_fit   # close the bar before the stop message, so it gets a line of its own
 
-# %% ../nbs/16f_callbacks.ipynb #31426d5b
+# %% ../nbs/16f_callbacks.ipynb #c47732cb
 class Checkpointer(Callback):
     "Writes config.json before the first step, and a checkpoint every `ckpt_every` steps and at the end."
     order = 20
@@ -109,7 +109,7 @@ class Checkpointer(Callback):
     def after_step(self):
         if _due(self.trainer.step, self.trainer.cfg.ckpt_every, self.trainer.cfg.total_steps): self.trainer.save()
 
-# %% ../nbs/16f_callbacks.ipynb #2bdd4eea
+# %% ../nbs/16f_callbacks.ipynb #7ab6409e
 class SampleGrids(Callback):
     "Every `sample_every` steps and at the end: 1- and 2-step sample grids of the first EMA, decoded (rank 0)."
     order = 30
@@ -128,7 +128,7 @@ class SampleGrids(Callback):
             paths.append(save_image_grid(decode_to_images(lat, tr.data), path))
         return paths
 
-# %% ../nbs/16f_callbacks.ipynb #71b395a0
+# %% ../nbs/16f_callbacks.ipynb #eadb0b88
 _SCALARS = ('loss', 'ct', 'diff', 'diff_frac', 'grad_norm', 'N', 'c', 'lr', 'samples_per_s')
 
 class TensorBoard(Callback):

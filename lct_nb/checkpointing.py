@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/16e_checkpointing.ipynb #797a2880
+# %% ../nbs/16e_checkpointing.ipynb #63b78c44
 import sys
 from dataclasses import asdict
 from .core import UserError
@@ -17,7 +17,7 @@ from .learner import Trainer
 from .pipeline import stats_to_dict
 from .checkpoint import save_checkpoint, load_latest_intact
 
-# %% ../nbs/16e_checkpointing.ipynb #7eaa5c07
+# %% ../nbs/16e_checkpointing.ipynb #8cf3f707
 @patch
 def data_record(self: Trainer) -> dict:
     "What checkpoints record of the latent cache this run trains on: digest, statistics (as normalised), VAE, path."
@@ -62,7 +62,7 @@ def layout(self: Trainer) -> str:
     "The order of the flat buffer's conv slices, which RAdam's flat moments follow: 'channels_last' or 'contiguous'."
     return 'channels_last' if self.cfg.channels_last else 'contiguous'
 
-# %% ../nbs/16e_checkpointing.ipynb #d93f1fc7
+# %% ../nbs/16e_checkpointing.ipynb #aaa16fee
 _SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 's1', 'latent_norm', 'tail', 'total_steps',
                    'lr_decay', 'batch_size', 'seed', 'ema_rates')   # an EMA rate added or moved: relabelled averages
 _RESUME_NEEDS = ('step', 'skipped', 'config', 'model', 'emas', 'opt', 'rng')   # without one of them: damaged

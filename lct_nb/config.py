@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CONFIGS', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of', 'check_train_config']
 
-# %% ../nbs/16a_config.ipynb #80812976
+# %% ../nbs/16a_config.ipynb #2c6cfcc3
 import argparse, importlib.util, inspect, json, math, re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -15,7 +15,7 @@ from .objective import LCTConfig, get_preset, check_config
 from .nets import PRESETS as NETS
 from .checkpoint import latest_checkpoint
 
-# %% ../nbs/16a_config.ipynb #92fa37c2
+# %% ../nbs/16a_config.ipynb #37025f0e
 @dataclass
 class TrainConfig:
     "Everything a training run needs; each field is a flag of `python -m lct_nb.train` with the same name."
@@ -76,7 +76,7 @@ class TrainConfig:
     channels_last: bool = False  # conv weights as channels-last views of the flat buffer, norms that keep the layout
                                  # (GPU tensor cores; checkpoints load in either layout)
 
-# %% ../nbs/16a_config.ipynb #fb4a5698
+# %% ../nbs/16a_config.ipynb #4575fb7f
 CONFIGS = dict(
     digits=TrainConfig(),
     celebahq256=TrainConfig(data='latents/celebahq256', net='paper', total_steps=295_400, batch_size=128, lr=1e-4,
@@ -85,7 +85,7 @@ CONFIGS = dict(
                             sample_every=10_000),
 )  # named configs for `--config NAME`; any field can still be overridden by its flag
 
-# %% ../nbs/16a_config.ipynb #1a8a4f58
+# %% ../nbs/16a_config.ipynb #68509a50
 def _field_docs(cls):
     "The comments beside the fields of dataclass `cls` (with their continuation lines), read from its source."
     try: src = inspect.getsource(cls)
@@ -110,7 +110,7 @@ def config_parser() -> argparse.ArgumentParser:
     for f in fields(TrainConfig): _flag(p, f, f"{docs.get(f.name, '')} (default: {f.default!r})")
     return one_line_errors(p, 'train')
 
-# %% ../nbs/16a_config.ipynb #a250dac5
+# %% ../nbs/16a_config.ipynb #d3572b94
 def _load_config(name_or_path):
     if name_or_path in CONFIGS: return CONFIGS[name_or_path]
     path = Path(name_or_path)
@@ -139,7 +139,7 @@ def parse_config(argv=None) -> TrainConfig:
     base = _load_config(args.pop('config'))
     return replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in args.items() if v is not None})
 
-# %% ../nbs/16a_config.ipynb #92331fc4
+# %% ../nbs/16a_config.ipynb #d5f7b75d
 def recipe_of(cfg: TrainConfig) -> LCTConfig:
     "The objective's `LCTConfig`: the preset, with the config's `norm`, `ot`, `c_schedule` and `s1` overrides."
     changed = {k: getattr(cfg, k) for k in ('norm', 'ot', 'c_schedule', 's1') if getattr(cfg, k)}
@@ -215,7 +215,7 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1):
     _check_run_dir_and_data(cfg)
     return cfg
 
-# %% ../nbs/16a_config.ipynb #4e6aaaca
+# %% ../nbs/16a_config.ipynb #5d7eb158
 def _due(step, every, total): return step % every == 0 or step == total
 
 def _stage_of(k, cfg, recipe): return nfe_at(min(k, cfg.total_steps - 1), cfg.total_steps, recipe.s0, recipe.s1)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['NonFiniteLoss', 'AgentGone', 'Interrupted', 'caught_signals', 'json_line', 'lock_run_dir', 'tidy_metrics', 'RunGuard']
 
-# %% ../nbs/16d_guard.ipynb #a4413c93
+# %% ../nbs/16d_guard.ipynb #75ccf90e
 import fcntl, json, math, os, signal, socket, sys, threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +13,7 @@ from .core import UserError, atomic_write, host_read, remove_stale_temps
 import torch, torch.distributed as dist
 from .checkpoint import latest_checkpoint, set_aside
 
-# %% ../nbs/16d_guard.ipynb #400895ba
+# %% ../nbs/16d_guard.ipynb #d8387f4b
 class NonFiniteLoss(RuntimeError): "Raised on every rank after `max_bad_steps` non-finite losses in a row."
 class AgentGone(RuntimeError): "Raised in a torchrun worker whose agent (its parent process) has died."
 class Interrupted(RuntimeError):
@@ -38,7 +38,7 @@ def caught_signals(tr, # the trainer: a signal is noted in `tr.signal`
     finally:
         for s, h in old.items(): signal.signal(s, h)
 
-# %% ../nbs/16d_guard.ipynb #00028974
+# %% ../nbs/16d_guard.ipynb #993c0919
 def json_line(rec: dict) -> str:
     "One line of strict JSON (a non-finite number becomes null, never `NaN`/`Infinity`)."
     clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in rec.items()}
@@ -78,7 +78,7 @@ def _step_of(line: str):
     try: return json.loads(line).get('step')
     except (json.JSONDecodeError, AttributeError): return None
 
-# %% ../nbs/16d_guard.ipynb #51cfb48f
+# %% ../nbs/16d_guard.ipynb #356f6c90
 class RunGuard:
     "The run guard, a base of `Trainer`: the run dir claimed and released, a lost agent noticed, stops made alike."
     def claim(self):

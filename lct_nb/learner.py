@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['COMPILE_BACKEND', 'batches', 'Forwards', 'BesideForwards', 'Trainer']
 
-# %% ../nbs/16c_learner.ipynb #37958e6e
+# %% ../nbs/16c_learner.ipynb #bb7dcd5d
 import copy, math, os
 from contextlib import nullcontext
 from pathlib import Path
@@ -22,7 +22,7 @@ from .optim import ema_rate, ema_update, lr_at, flatten_parameters, InPlaceRAdam
 from .guard import RunGuard, caught_signals
 from .callbacks import default_callbacks, recipe_callbacks
 
-# %% ../nbs/16c_learner.ipynb #6cbad95f
+# %% ../nbs/16c_learner.ipynb #ebac87e1
 def batches(data, # a latent dataset: `len(data)`, and `data[indices]` -> a batch of normalised latents
             batch_size: int, # this rank's batch
             start_step: int = 0, # the first step to yield the batch of
@@ -40,7 +40,7 @@ def batches(data, # a latent dataset: `len(data)`, and `data[indices]` -> a batc
         for b in range(skip, per_epoch): yield data[idx[b * batch_size:(b + 1) * batch_size]]
         epoch, skip = epoch + 1, 0
 
-# %% ../nbs/16c_learner.ipynb #9fd76bdc
+# %% ../nbs/16c_learner.ipynb #b1e61a5a
 class Forwards:
     "The step's two forward passes in turn: the student's, then the target's without gradients (`ct_forwards`)."
     side_beside = False   # it runs no side job: the trainer runs it on the main thread, after the backward is queued
@@ -61,7 +61,7 @@ class BesideForwards(Forwards):
         with beside(tgt) as pending: f = student(b['x_next'], b['t_next'])
         return f, pending()
 
-# %% ../nbs/16c_learner.ipynb #9be45c28
+# %% ../nbs/16c_learner.ipynb #df60ae24
 COMPILE_BACKEND = 'inductor'   # torch.compile's backend for `--compile`; the tests swap in a counting one
 
 class Trainer(RunGuard):
@@ -126,7 +126,7 @@ def _gpu_settings(tf32: bool):
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = True
 
-# %% ../nbs/16c_learner.ipynb #4a7344f5
+# %% ../nbs/16c_learner.ipynb #1452ac55
 @patch
 def batches(self: Trainer):
     "This rank's host batches of latents, from the current step on."
@@ -140,7 +140,7 @@ def prepare(self: Trainer, x0, # this rank's host batch of latents
     b = ct_batch(x0, self.step if k is None else k, self.cfg.total_steps, self.recipe, self.gen)
     return dict(b, gen_state=state)
 
-# %% ../nbs/16c_learner.ipynb #f5d3434d
+# %% ../nbs/16c_learner.ipynb #e21198da
 _DEVICE_KEYS = ('x0', 'x_next', 'x_cur', 't_next', 't_cur', 'w', 'diff_mask')
 
 def _to_device(b: dict, device) -> dict:
@@ -188,7 +188,7 @@ def accumulate(self: Trainer, side=None) -> tuple: # side: run beside the first 
         total, terms = total + self.loss.detach(), terms + [self.terms]
     return total, {k: sum(t[k] for t in terms) for k in terms[0]}
 
-# %% ../nbs/16c_learner.ipynb #9368a966
+# %% ../nbs/16c_learner.ipynb #c03a7fa2
 @patch
 def update(self: Trainer) -> dict|None:
     "RAdam and the EMAs if every rank's loss was finite (the step's one host read), else skip: its terms, or None."
@@ -226,7 +226,7 @@ def train_step(self: Trainer, x0) -> dict|None:
     self.forward_backward(self.prepare(x0))
     return self.update()
 
-# %% ../nbs/16c_learner.ipynb #02defd57
+# %% ../nbs/16c_learner.ipynb #e86a4b49
 def _read_due(step, cfg):
     "Whether the host reads the device flags after step `step` (1-based): a log or checkpoint step, or the last."
     return _due(step, cfg.log_every, cfg.total_steps) or _due(step, cfg.ckpt_every, cfg.total_steps)
@@ -264,7 +264,7 @@ def read_flags(self: Trainer, out: dict) -> dict|None:
     self.counts[1].copy_(self.counts[0])
     return None if bad else out
 
-# %% ../nbs/16c_learner.ipynb #3812fa3e
+# %% ../nbs/16c_learner.ipynb #e77a92f7
 def _stage_boundary(k, cfg, recipe):
     "Whether step k (0-based) opens a stage or ends the run: `before_stage` fires before it, `after_stage` after k-1."
     return k in (0, cfg.total_steps) or _stage_of(k, cfg, recipe) != _stage_of(k - 1, cfg, recipe)

@@ -6,12 +6,12 @@
 __all__ = ['ema_rate', 'ema_update', 'lr_at', 'layout_view', 'flatten_parameters', 'relayout', 'InPlaceRAdam', 'radam_math',
            'FusedRAdam', 'flat_optimizer_state']
 
-# %% ../nbs/16b_optim.ipynb #757bd9dc
+# %% ../nbs/16b_optim.ipynb #311175e9
 import math
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch
 
-# %% ../nbs/16b_optim.ipynb #51e4f661
+# %% ../nbs/16b_optim.ipynb #776650f0
 def ema_rate(rate: float, k: int, warmup: bool = True) -> float:
     "The EMA decay at step k: `rate`, or min(rate, (1+k)/(10+k)) with warm-up."
     return min(rate, (1 + k) / (10 + k)) if warmup else rate
@@ -23,7 +23,7 @@ def ema_update(ema: list, # the EMA's tensors, e.g. `list(ema_model.parameters()
     "θ̄ ← μ·θ̄ + (1 − μ)·θ in place, for matching lists of tensors (one fused call)."
     torch._foreach_lerp_(ema, params, 1 - rate)
 
-# %% ../nbs/16b_optim.ipynb #02c2303e
+# %% ../nbs/16b_optim.ipynb #fe73f171
 def lr_at(k: int, # the step (0-based)
           lr: float, total_steps: int,
           decay: float = 0.0, # the fraction of the run, at its end, over which the rate falls linearly towards 0
@@ -32,7 +32,7 @@ def lr_at(k: int, # the step (0-based)
     start = total_steps * (1 - decay)
     return lr if decay <= 0 or k < start else lr * max(total_steps - k, 0) / (total_steps - start)
 
-# %% ../nbs/16b_optim.ipynb #59c7b272
+# %% ../nbs/16b_optim.ipynb #c3099c39
 def layout_view(buf: torch.Tensor, # a flat slice of `prod(shape)` elements
                 shape: tuple, channels_last: bool = False) -> torch.Tensor:
     "`buf` as a tensor of `shape`: row-major, or for a 4-D (conv) shape a channels-last (NHWC-ordered) view."
@@ -69,7 +69,7 @@ def relayout(buf: torch.Tensor, # a flat buffer of tensors of `shapes` in one la
         layout_view(out[off:off + n], s, channels_last).copy_(layout_view(buf[off:off + n], s, not channels_last))
     return out
 
-# %% ../nbs/16b_optim.ipynb #a1050b94
+# %% ../nbs/16b_optim.ipynb #2fa3cc5a
 def _radam_factors(t: float, lr: float, beta1: float, beta2: float) -> tuple:
     "RAdam's two step factors at step t, host floats: -η r_t √(1-β2^t)/(1-β1^t), and -η/(1-β1^t) while ρ_t <= 5."
     rho_inf = 2 / (1 - beta2) - 1
@@ -127,7 +127,7 @@ class InPlaceRAdam(torch.optim.RAdam):
         s.add_(plain)
         p.addcmul_(m, s)                                             # θ += m_t · (adam/(√v_t+ε) + plain)
 
-# %% ../nbs/16b_optim.ipynb #828a6ba3
+# %% ../nbs/16b_optim.ipynb #d2b3a3a4
 @torch.no_grad()
 def radam_math(p, g, m, v, # the weights, their gradient and RAdam's two moments (flat tensors, updated in place)
                t, lr, skip, # device scalars: steps taken (updated), learning rate, 1 to leave everything as it is
@@ -170,7 +170,7 @@ class FusedRAdam(torch.optim.RAdam):
                 self.math(p, p.grad, st['exp_avg'], st['exp_avg_sq'], st['step'], self.lr_t, flag,
                           *group['betas'], group['weight_decay'], group['eps'])
 
-# %% ../nbs/16b_optim.ipynb #4f1c7292
+# %% ../nbs/16b_optim.ipynb #08ed87b1
 def _concat_states(per: list) -> dict:
     "One RAdam state over the tensors of `per` laid end to end ('step' is one scalar)."
     cat = lambda k: per[0][k].clone() if per[0][k].dim() == 0 else torch.cat([s[k].reshape(-1) for s in per])

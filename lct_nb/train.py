@@ -11,7 +11,7 @@ __all__ = ['model_from_checkpoint', 'train', 'main', 'CONFIGS', 'EVENTS', 'COMPI
            'flat_optimizer_state', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks', 'RunGuard', 'Forwards',
            'BesideForwards']
 
-# %% ../nbs/16g_train.ipynb #dbc7295e
+# %% ../nbs/16g_train.ipynb #67ad171f
 import os, signal, sys, threading, traceback
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import torch.distributed as dist
@@ -19,7 +19,7 @@ from .core import dist_env, exit_error, UserError
 from .nets import build_model
 from .checkpoint import load_checkpoint, CorruptCheckpoint
 
-# %% ../nbs/16g_train.ipynb #863b4974
+# %% ../nbs/16g_train.ipynb #4a95de6f
 from .config import CONFIGS, TrainConfig, config_parser, parse_config, recipe_of, check_train_config, _due, _stage_of
 from .optim import (ema_rate, ema_update, lr_at, layout_view, flatten_parameters, relayout, InPlaceRAdam, radam_math,
                     FusedRAdam, flat_optimizer_state)
@@ -36,7 +36,7 @@ _all_ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser',
          'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'flat_optimizer_state', 'SampleGrids',
          'TensorBoard', 'Export', 'default_callbacks', 'RunGuard', 'Forwards', 'BesideForwards']
 
-# %% ../nbs/16g_train.ipynb #18312400
+# %% ../nbs/16g_train.ipynb #43607e59
 def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoints folder (its latest)
                           ema: int|None = 0, # which EMA to load; None loads the raw trained weights
                           map_location='cpu'):
@@ -46,7 +46,7 @@ def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoin
     model.load_state_dict(st['model'] if ema is None else st['emas'][ema])
     return model.eval().requires_grad_(False), st['config']
 
-# %% ../nbs/16g_train.ipynb #e9457fbf
+# %% ../nbs/16g_train.ipynb #f9c30311
 import traceback
 
 _AGREED = (UserError, Interrupted, NonFiniteLoss)   # stops every rank makes at the same point, after a collective
@@ -112,5 +112,5 @@ def _stopped(e: Exception, code: int, quiet: bool = False):
     if not quiet: print(f"lct_nb.train: stopped: {' '.join(str(e).split())}", file=sys.stderr)
     sys.exit(code)
 
-# %% ../nbs/16g_train.ipynb #62272fdd
+# %% ../nbs/16g_train.ipynb #cc5cee06
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.train`, not this notebook's kernel
