@@ -5,7 +5,7 @@
 Both optimisers hold the same default-config weights. Each timed step follows a forward and backward of the default
 step's network work, as in training, so the weights, gradient and moments are no longer in the caches. The two are
 timed alternately (so a change in machine load hits both alike); it prints the median milliseconds of each, then
-of the EMA update for scale. `InPlaceRAdam` computes the same numbers (chapter 16 tests it bit for bit); only the
+of the EMA update for scale. `InPlaceRAdam` computes the same numbers (chapter 16b tests it bit for bit); only the
 time differs.
 """
 import argparse, statistics, tempfile, time

@@ -63,13 +63,14 @@ def child(a):
     "One cell: apply policy `a.child`, build the default Trainer, time its steps; print one JSON line."
     _, _, threads, overlap = POLICIES[a.child]
     free = free_cores() if threads < 0 else None
-    from lct_nb.train import TrainConfig, Trainer   # first, as `python -m lct_nb.train` does: then torch
+    from lct_nb.train import TrainConfig, Trainer, Forwards, BesideForwards   # before torch, as `python -m lct_nb.train`
     from lct_nb.core import OPENMP_WAIT
     import torch
     with tempfile.TemporaryDirectory() as d:
         tr = Trainer(TrainConfig(run_dir=d, batch_size=a.batch_size, export=False), cbs=[])
         if threads: torch.set_num_threads(free or threads)
-        if threads: tr.overlap = overlap if overlap is not None else free > 1
+        beside = overlap if overlap is not None else free > 1
+        if threads: tr.forwards = BesideForwards() if beside else Forwards()   # the policy's, whatever the thread count
         res = _time_steps(tr, a)
     print(json.dumps(dict(policy=a.child, threads=torch.get_num_threads(), overlap=tr.overlap, free=free,
                           wait=OPENMP_WAIT, spin=os.environ.get('GOMP_SPINCOUNT'), **res)))

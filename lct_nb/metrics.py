@@ -309,7 +309,7 @@ def load_stats(path) -> dict:
     except (KeyError, OSError, ValueError) as e:
         raise ValueError(f"{path} is not a statistics .npz with arrays mu and sigma ({e})") from None
 
-_NOT_CACHED = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)   # a folder one may read but not write
+_NOT_CACHED = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)   # readable, not writable
 
 def stats_in_memory(feats, **meta) -> dict:
     "What `load_stats` reads back from `save_stats(path, feats, **meta)`, without a file."
@@ -322,7 +322,7 @@ def reference_stats(path,                     # cache file (.npz)
                     batch_size: int = 256,    # images per forward pass
                     **meta,                   # extra header fields, e.g. source='sklearn digits'
                    ) -> dict:
-    "Reference statistics of a data set under `extractor`, computed on first use and cached to `path` (where it can be written)."
+    "Reference statistics of a data set under `extractor`, computed on first use, cached to `path` where it can be."
     path = Path(path)
     if path.exists():
         st = load_stats(path)

@@ -8,7 +8,6 @@ import math
 from dataclasses import dataclass, replace, asdict
 from functools import lru_cache
 import torch
-from .core import beside
 from .consistency import karras_sigmas, ct_pair
 from .curriculum import nfe_at, lognormal_index_probs, sample_pair_index, ict_weight, c_schedule
 from .losses import get_distance, DISTANCES, NORMS
@@ -17,7 +16,7 @@ from .nets import NORM_KINDS
 
 # %% auto #0
 __all__ = ['PRESETS', 'LCTConfig', 'check_config', 'get_preset', 'grid_at', 'draw_pairs', 'loss_scale', 'calibrated_c',
-           'diffusion_mask', 'diffusion_loss', 'ct_batch', 'ct_loss', 'lct_loss']
+           'diffusion_mask', 'diffusion_loss', 'ct_batch', 'ct_forwards', 'ct_objective', 'ct_loss', 'lct_loss']
 
 # %% ../nbs/07_ct_step.ipynb #5465a294
 @dataclass(frozen=True)
@@ -146,32 +145,35 @@ def ct_batch(x0: torch.Tensor, # normalised data latents (B, C, H, W), on the ho
     return dict(x0=x0, x_next=x_next, x_cur=x_cur, t_next=t_next, t_cur=t_cur, w=lam[idx],
                 diff_mask=diffusion_mask(idx, n, cfg.diff_r), N=n)
 
-def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
-            b: dict, # a `ct_batch` (or a slice of one), its tensors on the model's device
-            cfg: LCTConfig, # the recipe
-            c: float, # the robust distance's scale
-            target=None, # the stop-gradient target f_θ⁻; default: `model` itself
-            n: tuple|None = None, # (batch size, diffusion samples) of the batch `b` is a slice of; default `b`'s own
-            overlap: bool = False, # run the target on a second CPU thread beside the student (`beside`, chapter 13)
-            side=None): # no-argument function run on the target's thread after its forward (the trainer draws a batch)
-    "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
-    tgt = model if target is None else target
-    def target():
-        y = tgt(b['x_cur'], b['t_cur'])
-        if side is not None:
-            with torch.autocast(y.device.type, enabled=False): side()   # host work: no autocast, whatever the step uses
-        return y
-    if overlap:
-        with beside(target) as pending: f = model(b['x_next'], b['t_next'])
-        f_tgt = pending()
-    else:
-        f = model(b['x_next'], b['t_next'])
-        with torch.no_grad(): f_tgt = target()
+def ct_forwards(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
+                b: dict, # a `ct_batch` (or a slice of one), its tensors on the model's device
+                target=None): # the stop-gradient target f_θ⁻; default: `model` itself
+    "The student f_θ(x_{t_{i+1}}, t_{i+1}) with gradients, then the target f_θ⁻(x_{t_i}, t_i) without."
+    f = model(b['x_next'], b['t_next'])
+    with torch.no_grad(): f_tgt = (model if target is None else target)(b['x_cur'], b['t_cur'])
+    return f, f_tgt
+
+def ct_objective(f: torch.Tensor, # the student's outputs
+                 f_tgt: torch.Tensor, # the target's outputs (no gradient)
+                 b: dict, # the batch they were computed on
+                 cfg: LCTConfig, # the recipe
+                 c: float, # the robust distance's scale
+                 n: tuple|None = None): # (batch size, diffusion samples) of the batch `b` is a slice of; default `b`'s
+    "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on the two forwards' outputs: (total loss, dict of its terms as tensors)."
     mask = b['diff_mask']
     n_all, n_diff = n if n is not None else (len(mask), mask.sum())
     ct = (b['w'] * get_distance(cfg.distance)(f.float(), f_tgt.float(), c, norm=cfg.loss_norm)).sum() / n_all
     diff = diffusion_loss(f.float(), b['x0'], b['t_next'], mask, cfg, n_diff) if cfg.diff_r > 0 else ct.new_zeros(())
     return ct + cfg.diff_weight * diff, dict(ct=ct.detach(), diff=diff.detach(), diff_frac=mask.float().sum() / n_all)
+
+def ct_loss(model, # the student f_θ (a `ConsistencyModel` or its DDP wrapper)
+            b: dict, # a `ct_batch` (or a slice of one), its tensors on the model's device
+            cfg: LCTConfig, # the recipe
+            c: float, # the robust distance's scale
+            target=None, # the stop-gradient target f_θ⁻; default: `model` itself
+            n: tuple|None = None): # (batch size, diffusion samples) of the batch `b` is a slice of; default `b`'s own
+    "Eq. 4 + β·Eq. 9 of Dao et al. 2025 on a drawn batch: (total loss, dict of its terms as tensors)."
+    return ct_objective(*ct_forwards(model, b, target), b, cfg, c, n)
 
 def lct_loss(model, # a `ConsistencyModel` (or its DDP wrapper): the student f_θ
              x0: torch.Tensor, # normalised data latents (B, C, H, W)

@@ -1,6 +1,7 @@
 "Launched by test_compile.py under torchrun: `--compile` with a backend that records the step at which it compiles each graph."
 import json, os, sys
 import lct_nb.train as train
+import lct_nb.learner as learner
 
 step, calls = [None], []
 
@@ -20,5 +21,5 @@ def recording_backend(gm, example_inputs):
     return gm.forward
 
 if __name__ == '__main__':
-    train.COMPILE_BACKEND = recording_backend
+    learner.COMPILE_BACKEND = recording_backend   # read by `Trainer` where it is defined
     train.main(cbs=train.default_callbacks() + [RecordStep()])

@@ -17,10 +17,10 @@ MAX_STATEMENTS, MAX_MEDIAN, MAX_LINE, MAX_MODULE = 30, 6, 120, 400
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With,
              ast.AsyncWith, ast.Try, ast.Match)
 PENDING = {   # rule: names that break it today (functions as module.name, modules by file name)
-    'statements': {'train.check_train_config', 'train.step', 'train.__init__', 'train.resume'},
-    'joined': {'train.py'},
-    'long_lines': {'train.py'},
-    'module_lines': {'train.py'},
+    'statements': set(),
+    'joined': set(),
+    'long_lines': set(),
+    'module_lines': set(),
 }
 
 def _modules(): return [p for p in sorted(PKG.glob('*.py')) if p.name != '_modidx.py']

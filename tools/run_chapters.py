@@ -1,6 +1,6 @@
 """Execute chapters in a real Jupyter kernel, as a reader would (not nbdev_test's in-process shell), skipping `#| slow` cells.
 
-    python tools/run_chapters.py nbs/16_train.ipynb nbs/00_latents.ipynb    # or no arguments: every chapter
+    python tools/run_chapters.py nbs/16g_train.ipynb nbs/00_latents.ipynb    # or no arguments: every chapter
     python tools/run_chapters.py --stamp nbs/03_consistency.ipynb          # execute and save the outputs, stamped
     python tools/run_chapters.py --check                                     # exit 1 if a committed output is stale
 
