@@ -119,12 +119,11 @@ def make_trainer(a, cache, run_dir, mode, compiled):
     "A fresh Trainer for one mode, set up as `python -m lct_nb.train` would set it up, mid-curriculum."
     cfg = replace(CONFIGS['celebahq256'], data=str(cache), net=a.net, preset=a.preset, ot=a.ot, batch_size=a.batch,
                   bf16=mode == 'bf16', run_dir=str(run_dir), compile=compiled, tf32=mode != 'fp32', channels_last=a.channels_last,
-                  guard=a.guard)
+                  guard=a.guard, compile_mode='' if a.compile_mode == 'default' else a.compile_mode)
     if compiled:  # a fresh start per mode: no stale guards, no cache-size limit across modes, graph breaks counted anew
         torch._dynamo.reset()
         torch._dynamo.utils.counters.clear()
     tr = Trainer(cfg, cbs=[])
-    if compiled and a.compile_mode != 'default': tr.model.net.compile(dynamic=False, mode=a.compile_mode)
     if a.no_cudnn_benchmark: torch.backends.cudnn.benchmark = False
     tr.step = cfg.total_steps // 2       # mid-curriculum grid; the steps here leave tr.step alone, so N stays put
     return tr
