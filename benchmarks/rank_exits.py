@@ -9,6 +9,8 @@ The kinds (interleaved, so each sees the same machine):
   lock       a second launch on a run dir whose lock this script holds   every worker exits 2, one `error:` line
   signal     SIGTERM to both workers once step 2 is logged               every worker exits 143 (128 + SIGTERM)
   nonfinite  rank 1's loss turns NaN from step 10 (tests/_nan_on_rank1)  every worker exits 1, one `stopped:` line
+  script     a user's script calling `lct_nb.train.train`, then returning   every worker exits 0
+             (tests/_train_script.py)
 
 A run *aborts* when a worker dies of SIGABRT or its output says "terminate called" (std::terminate: a C++ thread that
 met the interpreter's shutdown, or was destroyed while joinable). *killed* counts workers that died of SIGTERM/SIGKILL:
@@ -21,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ('end', 'lock', 'signal', 'nonfinite')
-WORKER_EXIT = dict(end=0, lock=2, signal=128 + signal.SIGTERM, nonfinite=1)   # what every worker should exit with
+KINDS = ('end', 'lock', 'signal', 'nonfinite', 'script')
+WORKER_EXIT = dict(end=0, lock=2, signal=128 + signal.SIGTERM, nonfinite=1, script=0)   # every worker's exit status
 LINE = dict(lock='lct_nb.train: error: --run_dir', signal='lct_nb.train: stopped: SIGTERM',
             nonfinite='lct_nb.train: stopped: 3 non-finite losses')   # how each early stop explains itself
 
@@ -31,8 +33,10 @@ def _args(kind: str, run: Path, tiny: bool) -> list:
     fast = ['--batch_size', '8' if tiny else '32', '--n_samples', '4', '--log_every', '1', '--sample_every', '100000',
             '--no-export', '--run_dir', str(run)]
     steps = dict(end=['--total_steps', '3' if tiny else '20'], lock=['--total_steps', '20'],
-                 signal=['--total_steps', '400'], nonfinite=['--total_steps', '40', '--max_bad_steps', '3'])[kind]
-    prog = [str(ROOT/'tests'/'_nan_on_rank1.py')] if kind == 'nonfinite' else ['-m', 'lct_nb.train']
+                 signal=['--total_steps', '400'], nonfinite=['--total_steps', '40', '--max_bad_steps', '3'],
+                 script=['--total_steps', '3' if tiny else '20'])[kind]
+    scripts = dict(nonfinite='_nan_on_rank1.py', script='_train_script.py')
+    prog = [str(ROOT/'tests'/scripts[kind])] if kind in scripts else ['-m', 'lct_nb.train']
     return [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', *prog, *fast, *steps]
 
 def _env() -> dict:
