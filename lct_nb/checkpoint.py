@@ -103,12 +103,13 @@ def set_aside(path) -> Path:
 def model_of(st:dict, # a checkpoint's state: at least `model_config`, `model` and `emas`
              ema:int|None=0, # index into its EMAs (the order of --ema_rates); None: the raw trained weights
              flag:str='--ema', # the option that chose `ema`, named in messages
+             source:str='', # the checkpoint's file or folder, named in messages ('': "the checkpoint")
             ):
     "The eval-mode `ConsistencyModel` of EMA `ema` of state `st` (None: raw weights); a `UserError` if it cannot be."
     n, shown = len(st['emas']), -1 if ema is None else ema
     if ema is not None and not 0 <= ema < n:
-        raise UserError(f"{flag} {ema}: the checkpoint has {n} EMA(s); "
-                        f"use 0..{n - 1}, or -1 for the raw trained weights")
+        where = f'{source} holds' if source else 'the checkpoint has'
+        raise UserError(f"{flag} {ema}: {where} {n} EMA(s); use 0..{n - 1}, or -1 for the raw trained weights")
     sd = st['model'] if ema is None else st['emas'][ema]
     if bad := nonfinite(sd):
         what = 'raw weights' if ema is None else f'EMA {ema}'

@@ -194,7 +194,7 @@ def checkpoint_loader(ckpt,          # checkpoint file or folder (its latest), a
                      ) -> tuple:
     "Default `--loader`: a checkpoint's model (`model_of`), and its run config with step, latent shape and cache added."
     st = load_checkpoint(ckpt, device, need=('step', 'config', 'model_config', 'model', 'emas'))
-    model = model_of(st, ema)
+    model = model_of(st, ema, source=str(ckpt))
     net, conf = st['model_config']['net'], st['config']
     shape = [net['in_channels'], net['sample_size'], net['sample_size']]
     return model, dict(conf, latents=str(latent_cache_path(conf.get('data', 'digits'))), step=int(st['step']),
