@@ -7,7 +7,8 @@
 Each cell is a fresh process (OpenMP reads its settings when torch is imported) that builds the default run's
 `Trainer` and times `--steps` of its steps after `--warmup` (fewer if they take over `--max_s` seconds), exactly as
 `Trainer.loop` runs them (the next batch drawn while the network runs, then RAdam and the EMA), without the callbacks.
-A condition `busyK` starts K pure-Python busy loops before its cells and stops them after. Cells are interleaved:
+A condition `busyK` starts K pure-Python busy loops before its cells and stops them after; `lateK` starts them
+`--late_s` seconds after each cell's launch (after `lct_nb` has chosen its wait policy) and stops them after the cell. Cells are interleaved:
 repeat r runs the policies in an order rotated by r, so a change in the machine's load hits every policy alike.
 Prints, per condition, the median steps/s of each policy, its range, the best policy's median over its median, and
 its median CPU seconds per step (the CPU the process burnt, waiting included); the 1-minute load average is printed
@@ -24,12 +25,20 @@ POLICIES = {      # name: (what it is, environment before torch's import, intra-
                 dict(OMP_NUM_THREADS=str(CPUS), GOMP_SPINCOUNT=SPIN), CPUS, True),
     'passive': ("threads = cores, target beside, OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep at once)",
                 dict(OMP_NUM_THREADS=str(CPUS), OMP_WAIT_POLICY='PASSIVE'), CPUS, True),
+    'spin1k':  ("threads = cores, target beside, GOMP_SPINCOUNT=1000",
+                dict(OMP_NUM_THREADS=str(CPUS), GOMP_SPINCOUNT='1000'), CPUS, True),
+    'spin3k':  ("threads = cores, target beside, GOMP_SPINCOUNT=3000",
+                dict(OMP_NUM_THREADS=str(CPUS), GOMP_SPINCOUNT='3000'), CPUS, True),
+    'spin10k': ("threads = cores, target beside, GOMP_SPINCOUNT=10000 (idle OpenMP threads spin briefly, then sleep)",
+                dict(OMP_NUM_THREADS=str(CPUS), GOMP_SPINCOUNT='10000'), CPUS, True),
+    'spin30k': ("threads = cores, target beside, GOMP_SPINCOUNT=30000",
+                dict(OMP_NUM_THREADS=str(CPUS), GOMP_SPINCOUNT='30000'), CPUS, True),
     'beside1': ("one intra-op thread per Python thread: target beside, 1 thread for the rest of the step",
                 dict(OMP_NUM_THREADS='1', GOMP_SPINCOUNT=SPIN), 1, True),
     'one':     ("one thread, no overlap", dict(OMP_NUM_THREADS='1', GOMP_SPINCOUNT=SPIN), 1, False),
     'free':    ("threads = cores free at start (/proc/stat over 0.5 s), target beside when 2+ are free",
                 dict(GOMP_SPINCOUNT=SPIN), -1, None),
-    'default': ("lct_nb's own default: nothing set", {}, 0, None),
+    'default': ("lct_nb's own default: nothing set (threads = cores; the wait chosen at launch from the load)", {}, 0, None),
 }
 CLEAR = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')
 
@@ -68,22 +77,40 @@ def child(a):
     import torch
     with tempfile.TemporaryDirectory() as d:
         tr = Trainer(TrainConfig(run_dir=d, batch_size=a.batch_size, export=False), cbs=[])
-        if threads: torch.set_num_threads(free or threads)
-        beside = overlap if overlap is not None else free > 1
-        if threads: tr.forwards = BesideForwards() if beside else Forwards()   # the policy's, whatever the thread count
+        if threads:   # the policy's threads and forwards; the default policy keeps the trainer's own
+            torch.set_num_threads(free or threads)
+            beside = overlap if overlap is not None else free > 1
+            tr.forwards = BesideForwards() if beside else Forwards()
         res = _time_steps(tr, a)
     print(json.dumps(dict(policy=a.child, threads=torch.get_num_threads(), overlap=tr.overlap, free=free,
                           wait=OPENMP_WAIT, spin=os.environ.get('GOMP_SPINCOUNT'), **res)))
 
 
-def run_cell(a, policy):
-    "Run one cell in a fresh process with the policy's environment; its JSON result."
+def busy_loops(k: int) -> list:
+    "Start `k` pure-Python busy loops."
+    return [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(k)]
+
+
+def stop(procs):
+    "Kill and reap `procs`."
+    for p in procs: p.kill()
+    for p in procs: p.wait()
+
+
+def run_cell(a, policy, late: int = 0):
+    "Run one cell in a fresh process with the policy's environment (`late` busy loops from `a.late_s` in); its result."
     env = {k: v for k, v in os.environ.items() if k not in CLEAR} | POLICIES[policy][1]
     cmd = [sys.executable, __file__, '--child', policy, '--steps', str(a.steps), '--warmup', str(a.warmup),
            '--max_s', str(a.max_s), '--batch_size', str(a.batch_size)]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-    if res.returncode: sys.exit(f'{policy}: exit {res.returncode}\n{res.stderr[-3000:]}')
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    proc, busy = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT), []
+    try:
+        if late:
+            time.sleep(a.late_s)
+            busy = busy_loops(late)
+        out, err = proc.communicate()
+    finally: stop(busy)
+    if proc.returncode: sys.exit(f'{policy}: exit {proc.returncode}\n{err[-3000:]}')
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def loadavg() -> str: return Path('/proc/loadavg').read_text().split(' ', 3)[0]
@@ -92,17 +119,15 @@ def loadavg() -> str: return Path('/proc/loadavg').read_text().split(' ', 3)[0]
 def run_condition(a, cond) -> dict:
     "Every policy `a.repeats` times, interleaved, beside `cond`'s busy loops (started here, stopped on the way out)."
     k = int(cond[4:]) if cond != 'quiet' else 0
-    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(k)]
+    busy = busy_loops(k if cond.startswith('busy') else 0)
     out = dict(condition=cond, busy_pids=[p.pid for p in busy], load_before=loadavg(), cells=[])
     try:
         time.sleep(1.0 if busy else 0)
         for r in range(a.repeats):
             for pol in a.policies[r % len(a.policies):] + a.policies[:r % len(a.policies)]:
-                out['cells'].append(run_cell(a, pol) | dict(repeat=r))
+                out['cells'].append(run_cell(a, pol, k if cond.startswith('late') else 0) | dict(repeat=r))
                 print(f"  {cond:6s} r{r} {pol:8s} {out['cells'][-1]['steps_per_s']:6.2f} steps/s", flush=True)
-    finally:
-        for p in busy: p.kill()
-        for p in busy: p.wait()
+    finally: stop(busy)
     out['load_after'] = loadavg()
     return out
 
@@ -134,7 +159,8 @@ def main():
     p.add_argument('--repeats', type=int, default=3, help='cells per policy and condition, interleaved')
     p.add_argument('--policies', nargs='+', default=['cores', 'passive', 'beside1', 'one', 'free'],
                    choices=list(POLICIES))
-    p.add_argument('--conditions', nargs='+', default=['quiet', 'busy1', 'busy2'], help='quiet, or busyK: K busy loops')
+    p.add_argument('--conditions', nargs='+', default=['quiet', 'busy1', 'busy2'], help='quiet, busyK (K busy loops) or lateK (started late)')
+    p.add_argument('--late_s', type=float, default=2., help="lateK: seconds from a cell's launch to its busy loops")
     p.add_argument('--batch_size', type=int, default=64, help="the trainer's --batch_size (default: the default run's)")
     p.add_argument('--out', default=None, help='also write every cell as JSON here')
     p.add_argument('--tiny', action='store_true', help='smoke test: batch 16, 2 steps, 2 policies, quiet and busy1')
@@ -143,8 +169,8 @@ def main():
     if a.child: return child(a)
     if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats = 16, 2, 1, 1
     if a.tiny: a.policies, a.conditions = ['cores', 'default'], ['quiet', 'busy1']
-    bad = [c for c in a.conditions if not (c == 'quiet' or (c.startswith('busy') and c[4:].isdigit()))]
-    if bad: p.error(f'--conditions: {bad[0]!r} is neither quiet nor busyK')
+    bad = [c for c in a.conditions if not (c == 'quiet' or (c.startswith(('busy', 'late')) and c[4:].isdigit()))]
+    if bad: p.error(f'--conditions: {bad[0]!r} is none of quiet, busyK, lateK')
     print(f'{CPUS} cores; policies:\n' + '\n'.join(f'  {k:8s} {POLICIES[k][0]}' for k in a.policies), flush=True)
     blocks = [run_condition(a, c) for c in a.conditions]
     print(table(blocks, a.policies))
