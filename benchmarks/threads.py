@@ -163,12 +163,12 @@ def main():
     p.add_argument('--late_s', type=float, default=2., help="lateK: seconds from a cell's launch to its busy loops")
     p.add_argument('--batch_size', type=int, default=64, help="the trainer's --batch_size (default: the default run's)")
     p.add_argument('--out', default=None, help='also write every cell as JSON here')
-    p.add_argument('--tiny', action='store_true', help='smoke test: batch 16, 2 steps, 2 policies, quiet and busy1')
+    p.add_argument('--tiny', action='store_true', help='smoke test: batch 16, 2 steps, 2 policies, quiet, busy1 and late1')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a)
     if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats = 16, 2, 1, 1
-    if a.tiny: a.policies, a.conditions = ['cores', 'default'], ['quiet', 'busy1']
+    if a.tiny: a.policies, a.conditions = ['cores', 'default'], ['quiet', 'busy1', 'late1']
     bad = [c for c in a.conditions if not (c == 'quiet' or (c.startswith(('busy', 'late')) and c[4:].isdigit()))]
     if bad: p.error(f'--conditions: {bad[0]!r} is none of quiet, busyK, lateK')
     print(f'{CPUS} cores; policies:\n' + '\n'.join(f'  {k:8s} {POLICIES[k][0]}' for k in a.policies), flush=True)

@@ -11,7 +11,7 @@ __all__ = ['OPENMP_WAIT', 'busy_cores', 'thread_policy', 'dist_env', 'world', 'd
 import os, sys, time
 
 def busy_cores(seconds: float = 0.2) -> float|None:
-    "Cores other processes keep busy over the next `seconds` (this one sleeps), from /proc/stat; None where it can't tell."
+    "Cores other processes keep busy over the next `seconds` (this one sleeps), from /proc/stat; None if unknown."
     def idle_total():
         v = [int(x) for x in open('/proc/stat').readline().split()[1:9]]
         return v[3] + v[4], sum(v)
@@ -32,7 +32,8 @@ def thread_policy(cpus: int|None = None, # the machine's cores; default `os.cpu_
     n = env.get('OMP_NUM_THREADS', '').strip()
     own = ranks == 1 and n.isdigit() and int(n) > 0
     threads = int(n) if own else max(1, cpus // max(1, ranks))
-    if 'OMP_WAIT_POLICY' in env or 'GOMP_SPINCOUNT' in env: return dict(threads=threads, wait=env.get('OMP_WAIT_POLICY', ''))
+    if 'OMP_WAIT_POLICY' in env or 'GOMP_SPINCOUNT' in env:   # the user's wait
+        return dict(threads=threads, wait=env.get('OMP_WAIT_POLICY', ''))
     if threads > 1 and busy is None: busy = busy_cores()
     quiet = threads > 1 and busy is not None and cpus - busy > threads - 0.5   # an idle core for every thread
     return dict(threads=threads, wait='' if quiet else 'PASSIVE')
