@@ -105,9 +105,10 @@ def spinning(tr) -> bool:
     return tr.world == 1 and tr.is_main and OPENMP_WAIT == 'default' and torch.get_num_threads() > 1
 
 class SpinNote(Callback):
-    "Once, while threads spin: a note when the logged speed falls to 1/`ratio` of the run's best (other work arrived)."
+    "Once, while threads spin: a note when `patience` logged speeds in a row are 1/`ratio` of the run's best."
     order = 5   # after MetricsLog's record
-    def __init__(self, ratio: float = 3.): self.ratio, self.best, self.said = ratio, 0., False
+    def __init__(self, ratio: float = 3., patience: int = 3): # a checkpoint or a sample grid slows one interval
+        self.ratio, self.patience, self.best, self.slow, self.said = ratio, patience, 0., 0, False
     def after_step(self):
         tr = self.trainer
         rec = getattr(tr, 'record', None)
@@ -115,9 +116,10 @@ class SpinNote(Callback):
         note = self.note(rec['samples_per_s'])
         if note: tqdm.write(note, file=sys.stderr)
     def note(self, speed: float) -> str|None:
-        "The note, the first time `speed` is 1/`ratio` of the best so far; else None."
+        "The note, the first time `patience` speeds in a row are 1/`ratio` of the best so far; else None."
         self.best = max(self.best, speed)
-        if self.said or speed * self.ratio > self.best: return None
+        self.slow = self.slow + 1 if speed * self.ratio <= self.best else 0
+        if self.said or self.slow < self.patience: return None
         self.said = True
         return (f"lct_nb.train: note: steps now run {self.best / speed:.0f}x slower than earlier in this run, and idle "
                 "torch threads spin (the machine was quiet at launch); if other work now shares the CPU, stop with "
