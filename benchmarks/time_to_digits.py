@@ -56,7 +56,7 @@ def train(a, res, run_dir, out):
     if proc.returncode: raise subprocess.CalledProcessError(proc.returncode, cmd)
     wall = time.time() - t0
     ckpts = sorted((run_dir/'checkpoints').glob('step*.pt'))
-    res.update(cmd=cmd, threads=a.threads, policy=thread_policy(env=env), total_steps=total, ckpt_every=every,
+    res.update(cmd=cmd, threads=a.threads, policy=_launch_policy(env), total_steps=total, ckpt_every=every,
                train_wall_s=round(wall, 2),
                points=[dict(step=int(p.stem[4:]), wall_s=round(p.stat().st_mtime - t0, 2), cpu_s=cpu.get(p.name), ckpt=str(p))
                        for p in ckpts])
@@ -69,9 +69,16 @@ def _env(threads):
     return env | ({'OMP_NUM_THREADS': str(threads)} if threads else {})
 
 
+def _launch_policy(env) -> dict:
+    "The thread policy a run launched with `env` gets: its threads, and its wait (set in `env`, else chosen at launch)."
+    p = thread_policy(env=env, busy=0.)
+    user = 'OMP_WAIT_POLICY' in env or 'GOMP_SPINCOUNT' in env
+    return p if user or p['threads'] == 1 else dict(p, wait='chosen by lct_nb from the load at launch')
+
+
 def _policy(env) -> str:
     "The thread policy a process started with `env` runs under, in words."
-    return _policy_words(thread_policy(env=env))
+    return _policy_words(_launch_policy(env))
 
 
 def _policy_words(p) -> str: return f"{p['threads']} intra-op thread(s), OMP_WAIT_POLICY={p['wait'] or 'unset'}"
