@@ -45,11 +45,8 @@ CLEAR = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUN
 
 def free_cores(seconds=0.5) -> int:
     "Cores not busy over the next `seconds`, from the idle time in /proc/stat (at least 1)."
-    def idle_total():
-        v = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
-        return v[3] + v[4], sum(v[:8])
-    (i0, t0), _, (i1, t1) = idle_total(), time.sleep(seconds), idle_total()
-    return max(1, round(CPUS * (i1 - i0) / max(1, t1 - t0)))
+    from lct_nb.core import busy_cores   # the policy sets GOMP_SPINCOUNT, so this import leaves OpenMP's wait alone
+    return max(1, round(CPUS - busy_cores(seconds)))
 
 
 def _time_steps(tr, a) -> dict:
