@@ -43,7 +43,8 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else []),
     url = cfg['git_url'],
-    packages = setuptools.find_packages(include=['lct_nb', 'lct_nb.*']),
+    # namespace discovery: the data folders lct_nb/assets/* are packages too, so setuptools ships them without a warning
+    packages = setuptools.find_namespace_packages(include=['lct_nb', 'lct_nb.*'], exclude=['*.__pycache__']),
     include_package_data = True,
     package_data = {'lct_nb': ['assets/**/*', 'assets/*']},
     install_requires = requirements,
