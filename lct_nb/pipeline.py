@@ -134,7 +134,7 @@ def decode_latents(self:LCTPipeline, latents:Tensor) -> Tensor:
     return decode(self.get_vae(), self.scheduler.denormalize(latents))
 
 # %% ../nbs/19_pipeline.ipynb #a091210a
-import hashlib
+import hashlib, importlib.util
 from pathlib import Path
 from .core import atomic_write
 
@@ -174,5 +174,7 @@ def save_pretrained(self:LCTPipeline, save_directory, **kwargs):
 def from_pretrained(cls:LCTPipeline, pretrained_model_name_or_path, **kwargs):
     "diffusers' `from_pretrained`, after checking a local folder's files against its checksums.sha256."
     if Path(pretrained_model_name_or_path).is_dir(): check_checksums(pretrained_model_name_or_path)
+    if importlib.util.find_spec('accelerate') is None:   # diffusers' own fallback, without its advice to install it
+        kwargs.setdefault('low_cpu_mem_usage', False)
     return super(LCTPipeline, cls).from_pretrained(pretrained_model_name_or_path, **kwargs)
 
