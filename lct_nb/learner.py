@@ -16,7 +16,7 @@ from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
 from .config import TrainConfig, recipe_of, _due, _stage_of
 from .objective import ct_batch, ct_forwards, ct_objective, ct_loss, loss_scale
-from .losses import _validate_c
+from .losses import checked_c
 from .nets import unet_config, model_config, build_model, keep_layout
 from .latents import load_latent_cache, latent_cache_path
 from .optim import ema_rate, ema_update, lr_at, flatten_parameters, InPlaceRAdam, FusedRAdam
@@ -78,7 +78,7 @@ class CompiledForwards(Forwards):
 
     def __call__(self, student, target, b: dict, recipe, c: float, n: tuple, side=None) -> tuple:
         x = {k: b[k] for k in _DEVICE_KEYS}   # tensors only: the stage's N would make a new graph every stage
-        c = torch.tensor(_validate_c(c), dtype=torch.float32, device=x['x0'].device)   # a new c is no new graph
+        c = torch.tensor(checked_c(c), dtype=torch.float32, device=x['x0'].device)   # a new c is no new graph
         if self.graphs: torch.compiler.cudagraph_mark_step_begin()
         loss, terms = self.fn(student, x, recipe, c, target, n)
         return loss, {k: v.clone() for k, v in terms.items()} if self.graphs else terms   # the next replay overwrites
