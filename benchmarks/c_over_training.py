@@ -9,24 +9,17 @@ digits-FID, precision and recall on `--n` samples. One seed per schedule: the cu
 training proceeds, not a comparison with an interval. Two workers of one thread each; a schedule whose JSON exists is
 skipped, so the script resumes where it stopped. Results: `results/c_over_training/<schedule>.json`.
 """
-import argparse, copy, json, os, platform, shutil, subprocess, sys, time
+import argparse, copy, json, os, shutil, sys, tempfile, time
 from dataclasses import asdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from confirm import provenance   # commit, torch build, CPU model and vector extensions, threads: the study's record
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'results'/'c_over_training'
+
 SCHEDULES = ('ict', 'paper', 'calibrated')   # iCT's fixed c0 = 0.00054·√d; Eq. 11's c(N); c measured on a probe batch
-
-
-def provenance() -> dict:
-    "Commit, torch build and CPU capability of this run."
-    import torch
-    git = lambda *a: subprocess.run(['git', *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return dict(commit=git('rev-parse', 'HEAD'), dirty=bool(git('status', '--porcelain', '--', 'lct_nb', 'benchmarks')),
-                torch=torch.__version__, torch_capability=torch.backends.cpu.get_cpu_capability(),
-                threads=torch.get_num_threads(), machine=platform.machine(),
-                date=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
 
 
 def snapshots(every: int):
@@ -93,7 +86,9 @@ def main(argv=None):
     p.add_argument('--work', default='/tmp/lct_c_over_training', help='run folders')
     p.add_argument('--tiny', action='store_true', help='4 steps, scored at 2 and 4 on 64 samples (a smoke test)')
     a = p.parse_args(argv)
-    if a.tiny: a.steps, a.every, a.n, a.batch_size = 4, 2, 64, 16
+    if a.tiny:   # a smoke test writes into a scratch folder unless given one, never into results/
+        a.steps, a.every, a.n, a.batch_size = 4, 2, 64, 16
+        if a.out == str(OUT): a.out = tempfile.mkdtemp(prefix='c_over_training_tiny_')
     Path(a.out).mkdir(parents=True, exist_ok=True)
     todo = [s for s in SCHEDULES if not (Path(a.out)/f'{s}.json').exists()]
     print(f'c_over_training: {len(todo)} schedule(s) to run: {" ".join(todo)}', flush=True)

@@ -133,3 +133,17 @@ def test_threads_benchmark_tiny(tmp_path):
     assert all(c['steps_per_s'] > 0 and c['threads'] >= 1 for c in cells)
     assert not Path(f"/proc/{blocks[1]['busy_pids'][0]}").exists()        # the busy loop was stopped and reaped
     assert sum(l.split()[:2] in (['quiet', 'default'], ['busy1', 'cores']) for l in res.stdout.splitlines()) == 2
+
+
+@pytest.mark.full
+def test_c_over_training_tiny_writes_a_scratch_folder_with_provenance():
+    "c_over_training.py --tiny scores each schedule at steps 2 and 4 into a scratch folder, never results/, with provenance."
+    before = sorted((ROOT/'results'/'c_over_training').glob('*'))
+    res = subprocess.run([sys.executable, 'benchmarks/c_over_training.py', '--tiny'], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    wrote = [Path(l.split('wrote ')[1]) for l in res.stdout.splitlines() if 'wrote ' in l]
+    assert sorted(p.stem for p in wrote) == ['calibrated', 'ict', 'paper'] and ROOT not in wrote[0].parents, res.stdout
+    assert sorted((ROOT/'results'/'c_over_training').glob('*')) == before
+    r = json.loads(wrote[0].read_text())
+    assert [s['step'] for s in r['points']] == [2, 4] and r['provenance']['vector'] and len(r['provenance']['commit']) == 40
