@@ -307,6 +307,11 @@ def main(argv=None):
         if args.dry_run: print(' '.join(run_name(*r) for r in todo)); return
         _launch(todo, args.stage, args)
     if args.stage == 'size':
+        missing = [run_name(*r) for r in plan_runs('pilot') if not (out/'runs'/'pilot'/f'{run_name(*r)}.json').exists()]
+        if missing: p.exit(2, f'confirm: error: --stage size reads the complete pilot: {len(missing)} of its runs are missing '
+                              f'({" ".join(missing[:2])}{" ..." if len(missing) > 2 else ""}); run --stage pilot\n')
+        if Path(out, 'sizing.json').exists():
+            p.exit(2, f'confirm: error: --stage size: {Path(out, "sizing.json")} exists; the rule is applied once (PLAN.md)\n')
         rows, best = size(load_runs('pilot', out))
         for r in rows: print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()})
         print('chosen:', best)
