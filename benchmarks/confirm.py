@@ -118,15 +118,17 @@ def worker(arm, steps, seed, stage, args):
     train_s = time.time() - t0
     ext = get_feature_extractor('digits'); ref = digits_reference_stats(extractor=ext)
     score = lambda n: evaluate(tr.emas[0], ref, ext, lambda x: decode_to_images(x, tr.data), tr.data.shape, n=n, seed=seed)
+    wanted = _metrics_to_score(stage, args.out)   # the pilot scores all three; a confirmatory run the chosen one (Amendment 2)
     t = time.time(); m = score(2000); t2k = time.time() - t
-    t = time.time(); m10 = score(10_000); t10k = time.time() - t
+    t = time.time(); m10 = score(10_000) if 'fid10k' in wanted else {}; t10k = time.time() - t
     t, last = time.time(), {}
-    for k, sd in sorted(snaps.states.items()):
+    for k, sd in sorted(snaps.states.items()) if 'fid_last3' in wanted else ():
         tr.emas[0].load_state_dict(sd); last[k] = score(2000)['fid']
-    eval_s = dict(fid=round(t2k, 1), fid10k=round(t10k, 1), fid_last3=round(time.time() - t, 1))
+    eval_s = {k: v for k, v in dict(fid=round(t2k, 1), fid10k=round(t10k, 1), fid_last3=round(time.time() - t, 1)).items() if k in wanted}
     res = dict(arm=arm, seed=seed, steps=steps, stage=stage, fid=m['fid'], precision=m['precision'], recall=m['recall'],
-               fid10k=m10['fid'], precision10k=m10['precision'], recall10k=m10['recall'],
-               fid_snapshots={str(k): v for k, v in last.items()}, fid_last3=float(np.exp(np.mean(np.log(list(last.values()))))),
+               fid10k=m10.get('fid'), precision10k=m10.get('precision'), recall10k=m10.get('recall'), scored=sorted(wanted),
+               fid_snapshots={str(k): v for k, v in last.items()},
+               fid_last3=float(np.exp(np.mean(np.log(list(last.values()))))) if last else None,
                train_s=round(train_s, 1), eval_s=eval_s, config=asdict(cfg), provenance=prov,
                loss_curve=[json.loads(l) for l in (run_dir/'metrics.jsonl').read_text().splitlines()])
     res['wall_s'] = round(time.time() - t0, 1)
@@ -134,6 +136,12 @@ def worker(arm, steps, seed, stage, args):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp'); tmp.write_text(json.dumps(res, default=float)); os.replace(tmp, path)
     shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _metrics_to_score(stage, out):
+    "All of `METRICS` for the pilot; for a confirmatory run, `fid` (it carries precision and recall) and sizing.json's metric."
+    if stage != 'confirm': return set(METRICS)
+    return {'fid', json.loads(Path(out, 'sizing.json').read_text())['metric']}
 
 
 # ---------------------------------------------------------------- statistics
