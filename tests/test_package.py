@@ -1,5 +1,5 @@
-"The package as pip installs it: a wheel built from the tracked files carries the bundled digits VAE and classifier."
-import subprocess, sys, zipfile
+"The package as pip installs it: a wheel built from the tracked files carries the bundled digits VAE and classifier and the four commands."
+import configparser, subprocess, sys, zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +33,9 @@ def test_wheel_ships_the_bundled_models_and_they_load_outside_the_repository(tmp
     assert 'absent from the `packages`' not in err, err
     names = set(zipfile.ZipFile(whl).namelist())
     assert ASSETS <= names, ASSETS - names
+    entry = configparser.ConfigParser()
+    entry.read_string(zipfile.ZipFile(whl).read(next(n for n in names if n.endswith('dist-info/entry_points.txt'))).decode())
+    assert dict(entry['console_scripts']) == {f'lct_nb_{t}': f'lct_nb.{t}:main' for t in ('evaluate', 'export', 'latents', 'train')}
     site = tmp_path / 'site'
     zipfile.ZipFile(whl).extractall(site)
     r = subprocess.run([sys.executable, '-c', LOAD, str(site)], cwd=tmp_path, capture_output=True, text=True,
