@@ -147,3 +147,21 @@ def test_c_over_training_tiny_writes_a_scratch_folder_with_provenance():
     assert sorted((ROOT/'results'/'c_over_training').glob('*')) == before
     r = json.loads(wrote[0].read_text())
     assert [s['step'] for s in r['points']] == [2, 4] and r['provenance']['vector'] and len(r['provenance']['commit']) == 40
+
+
+def test_confirm_sizes_once_and_only_the_complete_pilot(tmp_path, capsys):
+    "confirm.py --stage size: one line and exit 2 for a pilot with runs missing or a sizing.json already written; nothing written."
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import confirm
+    pilot = tmp_path/'runs'/'pilot'; pilot.mkdir(parents=True)
+    for arm, steps, seed in confirm.plan_runs('pilot')[:-1]:   # one run short of the pilot
+        (pilot/f'{confirm.run_name(arm, steps, seed)}.json').write_text('{}')
+    with pytest.raises(SystemExit) as e: confirm.main(['--stage', 'size', '--out', str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count('\n') == 1 and 'runs are missing (full_b1920_s103); run --stage pilot' in err, err
+    assert not (tmp_path/'sizing.json').exists()
+    (pilot/'full_b1920_s103.json').write_text('{}'); (tmp_path/'sizing.json').write_text('{"chosen_seeds": 6}')
+    with pytest.raises(SystemExit) as e: confirm.main(['--stage', 'size', '--out', str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and 'sizing.json exists; the rule is applied once' in err, err
+    assert (tmp_path/'sizing.json').read_text() == '{"chosen_seeds": 6}'
