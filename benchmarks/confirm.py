@@ -326,8 +326,13 @@ def main(argv=None):
         if best: Path(out, 'sizing.json').write_text(json.dumps(dict(best, rows=rows), indent=1, default=float))
     if args.table:
         import pandas as pd
-        sizing = json.loads(Path(out, 'sizing.json').read_text()) if Path(out, 'sizing.json').exists() else {}
-        c = analyse(load_runs('confirm', out), sizing.get('metric', 'fid'))
+        if not Path(out, 'sizing.json').exists(): p.exit(2, f'confirm: error: --table: {out}/sizing.json is missing; run --stage size\n')
+        sizing, planned = json.loads(Path(out, 'sizing.json').read_text()), plan_runs('confirm', out)
+        have = sum((out/'runs'/'confirm'/f'{run_name(*r)}.json').exists() for r in planned)
+        if have < len(planned):   # the plan has no interim look: no claims from part of the runs
+            p.exit(2, f'confirm: error: --table: {have} of the {len(planned)} planned confirmatory runs exist; the plan has no '
+                      'interim look, so no claims until all do\n')
+        c = analyse(load_runs('confirm', out), sizing['metric'])
         c.to_csv(out/'claims.csv', index=False)
         with pd.option_context('display.width', 220, 'display.max_colwidth', 50):
             print(c[['claim', 'family', 'n', 'ratio', 'ci_low', 'ci_high', 'p', 'p_holm', 'adj_low', 'adj_high', 'verdict']].round(4))

@@ -149,8 +149,8 @@ def test_c_over_training_tiny_writes_a_scratch_folder_with_provenance():
     assert [s['step'] for s in r['points']] == [2, 4] and r['provenance']['vector'] and len(r['provenance']['commit']) == 40
 
 
-def test_confirm_sizes_once_and_only_the_complete_pilot(tmp_path, capsys):
-    "confirm.py --stage size: one line and exit 2 for a pilot with runs missing or a sizing.json already written; nothing written."
+def test_confirm_sizes_once_from_the_complete_pilot_and_analyses_only_the_complete_study(tmp_path, capsys):
+    "confirm.py: --stage size refuses an incomplete pilot or a second sizing, --table part of the confirmatory runs: one line, exit 2, nothing written."
     sys.path.insert(0, str(ROOT/'benchmarks'))
     import confirm
     pilot = tmp_path/'runs'/'pilot'; pilot.mkdir(parents=True)
@@ -165,3 +165,11 @@ def test_confirm_sizes_once_and_only_the_complete_pilot(tmp_path, capsys):
     err = capsys.readouterr().err
     assert e.value.code == 2 and 'sizing.json exists; the rule is applied once' in err, err
     assert (tmp_path/'sizing.json').read_text() == '{"chosen_seeds": 6}'
+    (tmp_path/'sizing.json').write_text(json.dumps(dict(chosen_seeds=6, steps=960, metric='fid')))
+    for arm, steps, seed in confirm.plan_runs('confirm', tmp_path)[:12]:   # two complete seeds of six: no interim look
+        (tmp_path/'runs'/'confirm').mkdir(parents=True, exist_ok=True)
+        (tmp_path/'runs'/'confirm'/f'{confirm.run_name(arm, steps, seed)}.json').write_text('{}')
+    with pytest.raises(SystemExit) as e: confirm.main(['--table', '--out', str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and '--table: 12 of the 36 planned confirmatory runs exist' in err, err
+    assert not (tmp_path/'claims.csv').exists()
