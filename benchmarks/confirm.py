@@ -282,6 +282,11 @@ def plan_runs(stage, out=OUT):
     return [(a, sizing['steps'], s) for s in seeds for a in PRIMARY_ARMS]
 
 
+def runs_to_do(stage, out=OUT):
+    "The planned runs of a stage whose JSON is not yet in `out`: (arm, steps, seed)."
+    return [r for r in plan_runs(stage, out) if not (Path(out)/'runs'/stage/f'{run_name(*r)}.json').exists()]
+
+
 def _launch(todo, stage, args):
     logs = Path(args.work)/'logs'; logs.mkdir(parents=True, exist_ok=True)
     def go(run):
@@ -310,12 +315,12 @@ def main(argv=None):
         arm, steps, seed, stage = args.worker.split(':'); return worker(arm, int(steps), int(seed), stage, args)
     out = Path(args.out)
     if args.stage in ('pilot', 'confirm'):
-        todo = [r for r in plan_runs(args.stage, out) if not (out/'runs'/args.stage/f'{run_name(*r)}.json').exists()]
+        todo = runs_to_do(args.stage, out)
         print(f'confirm: {len(todo)} {args.stage} runs to do, {args.jobs} at a time', flush=True)
         if args.dry_run: print(' '.join(run_name(*r) for r in todo)); return
         _launch(todo, args.stage, args)
     if args.stage == 'size':
-        missing = [run_name(*r) for r in plan_runs('pilot') if not (out/'runs'/'pilot'/f'{run_name(*r)}.json').exists()]
+        missing = [run_name(*r) for r in runs_to_do('pilot', out)]
         if missing: p.exit(2, f'confirm: error: --stage size reads the complete pilot: {len(missing)} of its runs are missing '
                               f'({" ".join(missing[:2])}{" ..." if len(missing) > 2 else ""}); run --stage pilot\n')
         if Path(out, 'sizing.json').exists():
@@ -327,11 +332,10 @@ def main(argv=None):
     if args.table:
         import pandas as pd
         if not Path(out, 'sizing.json').exists(): p.exit(2, f'confirm: error: --table: {out}/sizing.json is missing; run --stage size\n')
-        sizing, planned = json.loads(Path(out, 'sizing.json').read_text()), plan_runs('confirm', out)
-        have = sum((out/'runs'/'confirm'/f'{run_name(*r)}.json').exists() for r in planned)
-        if have < len(planned):   # the plan has no interim look: no claims from part of the runs
-            p.exit(2, f'confirm: error: --table: {have} of the {len(planned)} planned confirmatory runs exist; the plan has no '
-                      'interim look, so no claims until all do\n')
+        sizing, planned, todo = json.loads(Path(out, 'sizing.json').read_text()), plan_runs('confirm', out), runs_to_do('confirm', out)
+        if todo:   # the plan has no interim look: no claims from part of the runs
+            p.exit(2, f'confirm: error: --table: {len(planned) - len(todo)} of the {len(planned)} planned confirmatory runs '
+                      'exist; the plan has no interim look, so no claims until all do\n')
         c = analyse(load_runs('confirm', out), sizing['metric'])
         c.to_csv(out/'claims.csv', index=False)
         with pd.option_context('display.width', 220, 'display.max_colwidth', 50):

@@ -166,8 +166,8 @@ def test_confirm_sizes_once_from_the_complete_pilot_and_analyses_only_the_comple
     assert e.value.code == 2 and 'sizing.json exists; the rule is applied once' in err, err
     assert (tmp_path/'sizing.json').read_text() == '{"chosen_seeds": 6}'
     (tmp_path/'sizing.json').write_text(json.dumps(dict(chosen_seeds=6, steps=960, metric='fid')))
+    (tmp_path/'runs'/'confirm').mkdir()
     for arm, steps, seed in confirm.plan_runs('confirm', tmp_path)[:12]:   # two complete seeds of six: no interim look
-        (tmp_path/'runs'/'confirm').mkdir(parents=True, exist_ok=True)
         (tmp_path/'runs'/'confirm'/f'{confirm.run_name(arm, steps, seed)}.json').write_text('{}')
     with pytest.raises(SystemExit) as e: confirm.main(['--table', '--out', str(tmp_path)])
     err = capsys.readouterr().err

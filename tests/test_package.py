@@ -31,13 +31,13 @@ def _wheel(tmp):
 def test_wheel_ships_the_bundled_models_and_they_load_outside_the_repository(tmp_path):
     whl, err = _wheel(tmp_path)
     assert 'absent from the `packages`' not in err, err
-    names = set(zipfile.ZipFile(whl).namelist())
-    assert ASSETS <= names, ASSETS - names
-    entry = configparser.ConfigParser()
-    entry.read_string(zipfile.ZipFile(whl).read(next(n for n in names if n.endswith('dist-info/entry_points.txt'))).decode())
+    site, entry = tmp_path / 'site', configparser.ConfigParser()
+    with zipfile.ZipFile(whl) as z:
+        names = set(z.namelist())
+        assert ASSETS <= names, ASSETS - names
+        entry.read_string(z.read(next(n for n in names if n.endswith('dist-info/entry_points.txt'))).decode())
+        z.extractall(site)
     assert dict(entry['console_scripts']) == {f'lct_nb_{t}': f'lct_nb.{t}:main' for t in ('evaluate', 'export', 'latents', 'train')}
-    site = tmp_path / 'site'
-    zipfile.ZipFile(whl).extractall(site)
     r = subprocess.run([sys.executable, '-c', LOAD, str(site)], cwd=tmp_path, capture_output=True, text=True,
                        env={'PATH': '/usr/bin:/bin', 'PYTHONPATH': str(site), 'OMP_NUM_THREADS': '1'})
     assert r.returncode == 0, r.stderr[-2000:]
