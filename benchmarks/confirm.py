@@ -3,7 +3,9 @@
     python benchmarks/confirm.py --stage pilot      # the variance pilot: seeds 100-103 of ilct, cauchy, full at 960 and 1920 steps
     python benchmarks/confirm.py --stage size       # apply the plan's sizing rule to the pilot: budget, metric and seeds
     python benchmarks/confirm.py --stage confirm    # the confirmatory runs the sizing chose (fresh seeds 1000, 1001, ...)
-    python benchmarks/confirm.py --table            # the claims table (results/confirm/claims.csv) from the runs on disk
+    python benchmarks/confirm.py --stage replicate  # then +ot and +c on the confirmatory seeds the budget left affords
+    python benchmarks/confirm.py --table            # the claims table (results/confirm/claims.csv) from the runs on disk;
+                                                    # the replications join it once all their runs exist
 
 Every run trains the tiny UNet on the bundled digits latents at batch 64 with the digits recipe pinned in `BASE`, one
 thread per worker, and writes `results/confirm/runs/<stage>/<arm>_b<steps>_s<seed>.json` with its provenance (commit,
@@ -139,8 +141,8 @@ def worker(arm, steps, seed, stage, args):
 
 
 def _metrics_to_score(stage, out):
-    "All of `METRICS` for the pilot; for a confirmatory run, `fid` (it carries precision and recall) and sizing.json's metric."
-    if stage != 'confirm': return set(METRICS)
+    "All of `METRICS` for the pilot; for a confirmatory or replication run, `fid` (with precision and recall) and sizing.json's metric."
+    if stage == 'pilot': return set(METRICS)
     return {'fid', json.loads(Path(out, 'sizing.json').read_text())['metric']}
 
 
@@ -278,6 +280,7 @@ def plan_runs(stage, out=OUT):
     if stage == 'pilot':
         return [(a, b, s) for b in PILOT['budgets'] for s in PILOT['seeds'] for a in PILOT['arms']]
     sizing = json.loads(Path(out, 'sizing.json').read_text())
+    if stage == 'replicate': return [(a, sizing['steps'], s) for s in replication_seeds(out) for a in REPLICATION_ARMS]
     seeds = range(FIRST_SEED, FIRST_SEED + sizing['chosen_seeds'])
     return [(a, sizing['steps'], s) for s in seeds for a in PRIMARY_ARMS]
 
@@ -285,6 +288,23 @@ def plan_runs(stage, out=OUT):
 def runs_to_do(stage, out=OUT):
     "The planned runs of a stage whose JSON is not yet in `out`: (arm, steps, seed)."
     return [r for r in plan_runs(stage, out) if not (Path(out)/'runs'/stage/f'{run_name(*r)}.json').exists()]
+
+
+def replication_seeds(out=OUT):
+    """Amendment 4: the replication arms run on the first confirmatory seeds that the budget left after the complete
+    primary study affords, at the median wall time of a confirmatory run; none while a confirmatory run is missing."""
+    if runs_to_do('confirm', out): return range(FIRST_SEED, FIRST_SEED)
+    planned, conf = plan_runs('confirm', out), load_runs('confirm', out)
+    left = CPU_HOURS - sum(r['wall_s'] for r in load_runs('pilot', out) + conf) / 3600
+    run_hours = float(np.median([r['wall_s'] for r in conf])) / 3600
+    n = min(len(planned) // len(PRIMARY_ARMS), int(left // (len(REPLICATION_ARMS) * run_hours)))
+    return range(FIRST_SEED, FIRST_SEED + (n if n >= 2 else 0))   # one seed gives no interval
+
+
+def study_runs(out=OUT):
+    "The runs the analysis reads: the confirmatory ones, and the replication ones once every one of them exists (no interim look)."
+    done = replication_seeds(out) and not runs_to_do('replicate', out)
+    return load_runs('confirm', out) + (load_runs('replicate', out) if done else [])
 
 
 def _launch(todo, stage, args):
@@ -302,7 +322,7 @@ def _launch(todo, stage, args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--stage', choices=('pilot', 'size', 'confirm'), default='', help='which part of the plan to run')
+    p.add_argument('--stage', choices=('pilot', 'size', 'confirm', 'replicate'), default='', help='which part of the plan to run')
     p.add_argument('--table', action='store_true', help='print and write the claims of the confirmatory runs on disk')
     p.add_argument('--out', default=str(OUT), help='results folder (runs/<stage>/*.json, sizing.json, claims.csv)')
     p.add_argument('--work', default='/tmp/lct_confirm', help='run folders and logs, not results')
@@ -314,7 +334,10 @@ def main(argv=None):
     if args.worker:
         arm, steps, seed, stage = args.worker.split(':'); return worker(arm, int(steps), int(seed), stage, args)
     out = Path(args.out)
-    if args.stage in ('pilot', 'confirm'):
+    if args.stage == 'replicate' and not replication_seeds(out):
+        p.exit(2, 'confirm: error: --stage replicate: no seeds to run; it needs every confirmatory run, and a budget left '
+                  'that affords at least 2 seeds of its two arms (Amendment 4)\n')
+    if args.stage in ('pilot', 'confirm', 'replicate'):
         todo = runs_to_do(args.stage, out)
         print(f'confirm: {len(todo)} {args.stage} runs to do, {args.jobs} at a time', flush=True)
         if args.dry_run: print(' '.join(run_name(*r) for r in todo)); return
@@ -336,7 +359,7 @@ def main(argv=None):
         if todo:   # the plan has no interim look: no claims from part of the runs
             p.exit(2, f'confirm: error: --table: {len(planned) - len(todo)} of the {len(planned)} planned confirmatory runs '
                       'exist; the plan has no interim look, so no claims until all do\n')
-        c = analyse(load_runs('confirm', out), sizing['metric'])
+        c = analyse(study_runs(out), sizing['metric'])
         c.to_csv(out/'claims.csv', index=False)
         with pd.option_context('display.width', 220, 'display.max_colwidth', 50):
             print(c[['claim', 'family', 'n', 'ratio', 'ci_low', 'ci_high', 'p', 'p_holm', 'adj_low', 'adj_high', 'verdict']].round(4))

@@ -173,3 +173,21 @@ def test_confirm_sizes_once_from_the_complete_pilot_and_analyses_only_the_comple
     err = capsys.readouterr().err
     assert e.value.code == 2 and '--table: 12 of the 36 planned confirmatory runs exist' in err, err
     assert not (tmp_path/'claims.csv').exists()
+    with pytest.raises(SystemExit) as e: confirm.main(['--stage', 'replicate', '--out', str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count('\n') == 1 and '--stage replicate: no seeds to run' in err, err
+    assert not (tmp_path/'runs'/'replicate').exists()
+
+
+@pytest.mark.parametrize('pilot_hours,seeds', [(9.0, 6), (11.25, 3), (11.7, 0)])
+def test_confirm_replicates_on_the_seeds_the_budget_left_affords(tmp_path, pilot_hours, seeds):
+    "confirm.py (Amendment 4): +ot and +c run on as many confirmatory seeds as the 16 worker-hours less the runs so far afford, never one."
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import confirm
+    (tmp_path/'sizing.json').write_text(json.dumps(dict(chosen_seeds=6, steps=960, metric='fid')))
+    for stage, runs, wall in (('pilot', confirm.plan_runs('pilot'), pilot_hours * 3600 / 24), ('confirm', confirm.plan_runs('confirm', tmp_path), 400)):
+        (tmp_path/'runs'/stage).mkdir(parents=True)
+        for arm, steps, seed in runs: (tmp_path/'runs'/stage/f'{confirm.run_name(arm, steps, seed)}.json').write_text(json.dumps(dict(wall_s=wall)))
+    # 36 confirmatory runs of 400 s are 4 h; a seed of the two replication arms costs 800 s; 0.5 h left affords one: none run
+    assert list(confirm.replication_seeds(tmp_path)) == list(range(1000, 1000 + seeds))
+    assert confirm.plan_runs('replicate', tmp_path) == [(a, 960, s) for s in range(1000, 1000 + seeds) for a in ('+ot', '+c')]
