@@ -361,7 +361,7 @@ def main(argv=None):
                       'exist; the plan has no interim look, so no claims until all do\n')
         c = analyse(study_runs(out), sizing['metric'])
         c.to_csv(out/'claims.csv', index=False)
-        with pd.option_context('display.width', 220, 'display.max_colwidth', 50):
+        with pd.option_context('display.width', 250, 'display.max_colwidth', 50, 'display.max_columns', None):
             print(c[['claim', 'family', 'n', 'ratio', 'ci_low', 'ci_high', 'p', 'p_holm', 'adj_low', 'adj_high', 'verdict']].round(4))
 
 
