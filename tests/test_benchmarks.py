@@ -191,3 +191,19 @@ def test_confirm_replicates_on_the_seeds_the_budget_left_affords(tmp_path, pilot
     # 36 confirmatory runs of 400 s are 4 h; a seed of the two replication arms costs 800 s; 0.5 h left affords one: none run
     assert list(confirm.replication_seeds(tmp_path)) == list(range(1000, 1000 + seeds))
     assert confirm.plan_runs('replicate', tmp_path) == [(a, 960, s) for s in range(1000, 1000 + seeds) for a in ('+ot', '+c')]
+
+
+def test_readme_gives_each_claim_the_numbers_and_verdict_of_claims_csv():
+    "README's 'Does it reproduce?' states every confirmatory claim's ratio and adjusted interval as claims.csv has them, under its verdict."
+    import pandas as pd
+    readme = (ROOT/'README.md').read_text()
+    section = readme[readme.index('## Does it reproduce?'):readme.index('## Chapters')]
+    c = pd.read_csv(ROOT/'results'/'confirm'/'claims.csv')
+    for r in c[c.verdict != 'too few seeds'].itertuples():
+        said = f'{r.ratio:.2f} [{r.adj_low:.2f}, {r.adj_high:.2f}]'
+        said = said if said in section else f'{r.ratio:.2f}, adjusted interval [{r.adj_low:.2f}, {r.adj_high:.2f}]'
+        assert said in section, (r.claim, said)
+        words = {'reproduced': '**reproduced**', 'unresolved': '**unresolved at this budget**', 'contradicted': '**does not reproduce'}
+        at = section.index(said)
+        under = max(words, key=lambda v: section.rfind(words[v], 0, at))   # the verdict heading nearest above the numbers
+        assert under == r.verdict, (r.claim, under)
