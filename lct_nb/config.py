@@ -29,6 +29,10 @@ class TrainConfig:
     ot: str = ''                 # replace the preset's OT pairing: none | local | global ('' keeps the preset's)
     c_schedule: str = ''         # replace the preset's robust-loss scale c: ict | paper | official | calibrated
                                  # ('' keeps the preset's)
+    distance: str = ''           # replace the preset's robust distance: l2 | pseudo_huber | cauchy | geman_mcclure
+                                 # ('' keeps the preset's; Table 2(c))
+    diff_r: float = -1.0         # replace the preset's diffusion-loss fraction r (Eq. 9): 0 turns it off, -1 keeps the
+                                 # preset's (Table 2(b))
     s1: int = 160                # replace the preset's final grid size s1 of the curriculum (Eq. 10; 0 keeps the
                                  # preset's 640, the paper's; 160 suits short runs)
     latent_norm: str = 'channel' # normalise the latents per 'channel' or per 'element' (the authors' code; see
@@ -144,8 +148,9 @@ def parse_config(argv=None) -> TrainConfig:
 
 # %% ../nbs/16a_config.ipynb #d5f7b75d
 def recipe_of(cfg: TrainConfig) -> LCTConfig:
-    "The objective's `LCTConfig`: the preset, with the config's `norm`, `ot`, `c_schedule` and `s1` overrides."
-    changed = {k: getattr(cfg, k) for k in ('norm', 'ot', 'c_schedule', 's1') if getattr(cfg, k)}
+    "The objective's `LCTConfig`: the preset, with the config's `norm`, `ot`, `c_schedule`, `distance`, `diff_r`, `s1`."
+    changed = {k: getattr(cfg, k) for k in ('norm', 'ot', 'c_schedule', 'distance', 's1') if getattr(cfg, k)}
+    if cfg.diff_r != -1: changed['diff_r'] = cfg.diff_r
     return replace(get_preset(cfg.preset), **changed)
 
 def _check_sizes(cfg: TrainConfig, world_size: int):
@@ -208,6 +213,8 @@ def _check_run_dir_and_data(cfg: TrainConfig):
 
 def check_train_config(cfg: TrainConfig, world_size: int = 1):
     "Raise a one-line `ValueError` for the first problem with `cfg` on `world_size` ranks."
+    if cfg.diff_r != -1 and not 0 <= cfg.diff_r <= 1:
+        raise ValueError(f"--diff_r {cfg.diff_r}: expected a fraction in [0, 1], or -1 (the preset's)")
     check_config(recipe_of(cfg))
     s0 = get_preset(cfg.preset).s0
     if cfg.s1 and cfg.s1 < s0: raise ValueError(f"--s1 {cfg.s1}: expected 0 (the preset's) or at least s0 = {s0}")
