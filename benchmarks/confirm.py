@@ -143,55 +143,41 @@ def worker(arm, steps, seed, stage, args):
 def _metrics_to_score(stage, out):
     "All of `METRICS` for the pilot; for a confirmatory or replication run, `fid` (with precision and recall) and sizing.json's metric."
     if stage == 'pilot': return set(METRICS)
-    return {'fid', json.loads(Path(out, 'sizing.json').read_text())['metric']}
+    return {'fid', _read_json(Path(out, 'sizing.json'))['metric']}
 
 
-# ---------------------------------------------------------------- statistics
-def paired_t(logs, level=0.95):
-    "Mean of paired ln-ratios, its t interval at `level` and the two-sided p-value of 'no difference': (n, mean, lo, hi, p)."
-    from scipy import stats
-    logs = np.asarray(logs, dtype=float); n = len(logs)
-    if n < 2: return n, (logs.mean() if n else math.nan), math.nan, math.nan, math.nan
-    m, se = logs.mean(), logs.std(ddof=1) / math.sqrt(n)
-    h = stats.t.ppf((1 + level) / 2, n - 1) * se
-    p = 2 * stats.t.sf(abs(m) / se, n - 1) if se > 0 else 0.0
-    return n, m, m - h, m + h, p
-
-
-def holm(ps, alpha=ALPHA):
-    "Holm's step-down: adjusted p-values, and for each test the level of its adjusted interval (1 − α/(m − j + 1) at step j)."
-    m, order = len(ps), np.argsort(ps, kind='stable')
-    adj, levels, running, failed_at = np.empty(m), np.empty(m), 0.0, None
-    for j, i in enumerate(order):
-        running = max(running, min(1.0, (m - j) * ps[i])); adj[i] = running
-        if failed_at is None and ps[i] > alpha / (m - j): failed_at = j
-        levels[i] = 1 - alpha / (m - (j if failed_at is None else failed_at))
-    return adj, levels
-
-
-def power(n, sd, effect=EFFECT, alpha=ALPHA, m=5):
-    "Power of a two-sided paired t-test at level α/m (Holm's first step) for a true FID ratio `effect` with paired sd `sd`."
-    from scipy import stats
-    if n < 2: return 0.0
-    if sd <= 0: return 1.0
-    df, nc = n - 1, abs(math.log(effect)) * math.sqrt(n) / sd
-    t = stats.t.ppf(1 - alpha / m / 2, df)
-    return float(stats.nct.sf(t, df, nc) + stats.nct.cdf(-t, df, nc))
-
-
-def seeds_for_power(sd, effect=EFFECT, alpha=ALPHA, m=5, want=POWER, cap=200):
-    "Fewest paired seeds giving `want` power at Holm's first step (None beyond `cap`)."
-    return next((n for n in range(2, cap + 1) if power(n, sd, effect, alpha, m) >= want), None)
+# ---------------------------------------------------------------- statistics (chapter 08b)
+from lct_nb.paired import paired_t, holm, power, seeds_for_power
 
 
 # ---------------------------------------------------------------- results and analysis
+def _read_json(p):
+    try: return json.loads(Path(p).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e: raise ValueError(f'{p}: not a readable JSON file ({e})') from None
+
+
 def load_runs(stage, out=OUT):
-    return [json.loads(p.read_text()) for p in sorted(Path(out, 'runs', stage).glob('*.json'))]
+    "The run files of a stage, each named for the run it holds, one per (arm, steps, seed); anything else is refused."
+    runs = []
+    for p in sorted(Path(out, 'runs', stage).glob('*.json')):
+        r = _read_json(p)
+        try: name = run_name(r['arm'], r['steps'], r['seed'])
+        except (KeyError, TypeError): raise ValueError(f'{p}: not a run file (no arm, steps and seed)') from None
+        if p.name != f'{name}.json': raise ValueError(f'{p}: holds the run {name}; a run file is named for its run')
+        runs.append(r)
+    return runs
 
 
 def _by(runs, metric, steps=None):
-    "{(arm, seed): ln metric} of the runs (at `steps` when given)."
-    return {(r['arm'], r['seed']): math.log(r[metric]) for r in runs if steps is None or r['steps'] == steps}
+    "{(arm, seed): ln metric} of the runs (at `steps` when given); a score that is not a positive finite number is refused."
+    by = {}
+    for r in runs:
+        if steps is not None and r['steps'] != steps: continue
+        v = r.get(metric)
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"run {run_name(r['arm'], r['steps'], r['seed'])}: {metric} = {v!r} is not a positive finite number")
+        by[r['arm'], r['seed']] = math.log(v)
+    return by
 
 
 def claim_logs(by, a, b):
@@ -279,7 +265,7 @@ def plan_runs(stage, out=OUT):
     "The runs of a stage, seed-major: (arm, steps, seed)."
     if stage == 'pilot':
         return [(a, b, s) for b in PILOT['budgets'] for s in PILOT['seeds'] for a in PILOT['arms']]
-    sizing = json.loads(Path(out, 'sizing.json').read_text())
+    sizing = _read_json(Path(out, 'sizing.json'))
     if stage == 'replicate': return [(a, sizing['steps'], s) for s in replication_seeds(out) for a in REPLICATION_ARMS]
     seeds = range(FIRST_SEED, FIRST_SEED + sizing['chosen_seeds'])
     return [(a, sizing['steps'], s) for s in seeds for a in PRIMARY_ARMS]
@@ -321,6 +307,13 @@ def _launch(todo, stage, args):
 
 
 def main(argv=None):
+    p = _parser()
+    args = p.parse_args(argv)
+    try: return _main(p, args)
+    except ValueError as e: p.exit(2, f'confirm: error: {e}\n')
+
+
+def _parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--stage', choices=('pilot', 'size', 'confirm', 'replicate'), default='', help='which part of the plan to run')
     p.add_argument('--table', action='store_true', help='print and write the claims of the confirmatory runs on disk')
@@ -330,7 +323,10 @@ def main(argv=None):
     p.add_argument('--any_hardware', action='store_true', help='run on a CPU other than the plan\'s class (not for the study)')
     p.add_argument('--dry_run', action='store_true', help='print the runs still to do and exit')
     p.add_argument('--worker', default='', help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    return p
+
+
+def _main(p, args):
     if args.worker:
         arm, steps, seed, stage = args.worker.split(':'); return worker(arm, int(steps), int(seed), stage, args)
     out = Path(args.out)
@@ -355,7 +351,7 @@ def main(argv=None):
     if args.table:
         import pandas as pd
         if not Path(out, 'sizing.json').exists(): p.exit(2, f'confirm: error: --table: {out}/sizing.json is missing; run --stage size\n')
-        sizing, planned, todo = json.loads(Path(out, 'sizing.json').read_text()), plan_runs('confirm', out), runs_to_do('confirm', out)
+        sizing, planned, todo = _read_json(Path(out, 'sizing.json')), plan_runs('confirm', out), runs_to_do('confirm', out)
         if todo:   # the plan has no interim look: no claims from part of the runs
             p.exit(2, f'confirm: error: --table: {len(planned) - len(todo)} of the {len(planned)} planned confirmatory runs '
                       'exist; the plan has no interim look, so no claims until all do\n')

@@ -187,10 +187,62 @@ def test_confirm_replicates_on_the_seeds_the_budget_left_affords(tmp_path, pilot
     (tmp_path/'sizing.json').write_text(json.dumps(dict(chosen_seeds=6, steps=960, metric='fid')))
     for stage, runs, wall in (('pilot', confirm.plan_runs('pilot'), pilot_hours * 3600 / 24), ('confirm', confirm.plan_runs('confirm', tmp_path), 400)):
         (tmp_path/'runs'/stage).mkdir(parents=True)
-        for arm, steps, seed in runs: (tmp_path/'runs'/stage/f'{confirm.run_name(arm, steps, seed)}.json').write_text(json.dumps(dict(wall_s=wall)))
+        for arm, steps, seed in runs:
+            (tmp_path/'runs'/stage/f'{confirm.run_name(arm, steps, seed)}.json').write_text(json.dumps(dict(arm=arm, steps=steps, seed=seed, wall_s=wall)))
     # 36 confirmatory runs of 400 s are 4 h; a seed of the two replication arms costs 800 s; 0.5 h left affords one: none run
     assert list(confirm.replication_seeds(tmp_path)) == list(range(1000, 1000 + seeds))
     assert confirm.plan_runs('replicate', tmp_path) == [(a, 960, s) for s in range(1000, 1000 + seeds) for a in ('+ot', '+c')]
+
+
+def _study_copy(tmp_path):
+    "A copy of the first study's results, and `confirm` imported from benchmarks/."
+    import shutil
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import confirm
+    shutil.copytree(ROOT/'results'/'confirm', tmp_path/'c', ignore=shutil.ignore_patterns('claims.csv'))
+    return confirm, tmp_path/'c'
+
+
+def test_confirm_table_refuses_a_stray_copy_of_a_run_file(tmp_path, capsys):
+    "A copy of a run file under another name in runs/confirm → --table refuses, naming it; no claims.csv (the copy would weigh its seed twice)."
+    confirm, out = _study_copy(tmp_path)
+    run = out/'runs'/'confirm'/'full_b960_s1000.json'
+    (run.parent/'full_b960_s1000 (copy).json').write_bytes(run.read_bytes())
+    with pytest.raises(SystemExit) as e: confirm.main(['--table', '--out', str(out)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count('\n') == 1 and '(copy).json: holds the run full_b960_s1000' in err, err
+    assert not (out/'claims.csv').exists()
+
+
+@pytest.mark.parametrize('fid', [float('nan'), 0.0, float('inf'), None])
+def test_confirm_table_refuses_a_score_that_is_not_a_positive_number(tmp_path, capsys, fid):
+    "A run whose FID is NaN, 0, inf or missing → --table refuses in one line naming the run, instead of a claim with p = 0 that shifts Holm's levels."
+    confirm, out = _study_copy(tmp_path)
+    p = out/'runs'/'confirm'/'cauchy_b960_s1003.json'
+    r = json.loads(p.read_text()); r['fid'] = fid; p.write_text(json.dumps(r))
+    with pytest.raises(SystemExit) as e: confirm.main(['--table', '--out', str(out)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count('\n') == 1 and 'run cauchy_b960_s1003: fid' in err, err
+    assert not (out/'claims.csv').exists()
+
+
+@pytest.mark.parametrize('victim', ['sizing.json', 'runs/confirm/ilct_b960_s1002.json'])
+def test_confirm_table_refuses_a_truncated_file(tmp_path, capsys, victim):
+    "A truncated sizing.json or run JSON → --table says which file in one line, exit 2, instead of a traceback."
+    confirm, out = _study_copy(tmp_path)
+    p = out/victim; p.write_bytes(p.read_bytes()[:57])
+    with pytest.raises(SystemExit) as e: confirm.main(['--table', '--out', str(out)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count('\n') == 1 and f'{victim}: not a readable JSON file' in err, err
+
+
+def test_confirm_table_reproduces_the_committed_claims(tmp_path, capsys):
+    "--table on a copy of the committed runs writes exactly the committed claims.csv."
+    import pandas as pd
+    confirm, out = _study_copy(tmp_path)
+    confirm.main(['--table', '--out', str(out)]); capsys.readouterr()
+    a, b = pd.read_csv(ROOT/'results'/'confirm'/'claims.csv'), pd.read_csv(out/'claims.csv')
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
 
 
 def test_readme_gives_each_claim_the_numbers_and_verdict_of_claims_csv():
