@@ -8,7 +8,7 @@ import numpy as np, torch
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['tukey_fences', 'excess_kurtosis', 'outlier_summary', 'summary_table', 'fence_boxplot']
+__all__ = ['tukey_fences', 'excess_kurtosis', 'outlier_summary', 'summary_table', 'fence_boxplot', 'fence_legend']
 
 # %% ../nbs/01_latent_stats.ipynb #fe2af2e8
 def _np(x): return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
@@ -63,35 +63,48 @@ def summary_table(s:dict, # an `outlier_summary`
     return '\n'.join(lines)
 
 # %% ../nbs/01_latent_stats.ipynb #6c28f0b6
+def _channel_box(ax, v, c, label, max_points, rng) -> dict:
+    "Draw channel `c`'s fences and outliers at x = c + 1; the box statistics for `ax.bxp`."
+    f = tukey_fences(v)
+    (il, ih), (ol, oh) = f['inner'], f['outer']
+    inside, out = v[(v >= il) & (v <= ih)], v[(v < il) | (v > ih)]
+    if len(out) > max_points: out = np.sort(out)[np.linspace(0, len(out) - 1, max_points).round().astype(int)]
+    far = (out < ol) | (out > oh)
+    xs = c + 1 + rng.uniform(-0.12, 0.12, len(out))
+    ax.scatter(xs[~far], out[~far], s=8, facecolors='none', edgecolors='0.5', linewidths=0.6, zorder=3)
+    ax.scatter(xs[far], out[far], s=6, color='tab:red', zorder=4)
+    for y, ls in ((il, ':'), (ih, ':'), (ol, '--'), (oh, '--')):
+        ax.hlines(y, c + 0.65, c + 1.35, colors='tab:blue', linestyles=ls, lw=0.9)
+    return dict(med=f['median'], q1=f['q1'], q3=f['q3'], whislo=inside.min(), whishi=inside.max(), fliers=[],
+                label=label)
+
 def fence_boxplot(x, # (N, C, ...) data, one box per channel
                   ax=None, # matplotlib axes (default: a new figure)
                   labels=None, # one label per channel
                   title:str|None=None, # axes title
-                  max_points:int=2000, # most outliers drawn per channel (a random subset; counts are exact)
-                  seed:int=0, # RNG for that subset
+                  max_points:int=2000, # most outliers drawn per channel (evenly spaced in sorted order, extremes kept)
+                  seed:int=0, # RNG of the horizontal jitter
+                  ylabel:str|None='value', # y-axis label (None: none)
+                  legend:bool=True, # a legend for the fences and outlier marks
                  ):
     "Box plot per channel with Tukey's inner (dotted) and outer (dashed) fences and outliers (Fig. 1, Dao et al. 2025)."
     a = _np(x)
     if a.ndim < 2: raise ValueError(f"x: expected (N, C, ...) data, got shape {a.shape}")
     if ax is None: _, ax = plt.subplots(figsize=(4, 3))
-    C = a.shape[1]
-    labels = labels or [f'ch {c}' for c in range(C)]
-    rng, stats = np.random.default_rng(seed), []
-    for c in range(C):
-        v = a[:, c].ravel()
-        f = tukey_fences(v)
-        (il, ih), (ol, oh) = f['inner'], f['outer']
-        inside = v[(v >= il) & (v <= ih)]
-        out = v[(v < il) | (v > ih)]
-        if len(out) > max_points: out = rng.choice(out, max_points, replace=False)
-        stats.append(dict(med=f['median'], q1=f['q1'], q3=f['q3'], whislo=inside.min(), whishi=inside.max(),
-                          fliers=[], label=labels[c]))
-        far = (out < ol) | (out > oh)
-        xs = c + 1 + rng.uniform(-0.12, 0.12, len(out))
-        ax.scatter(xs[~far], out[~far], s=8, facecolors='none', edgecolors='0.5', linewidths=0.6, zorder=3)
-        ax.scatter(xs[far], out[far], s=6, color='tab:red', zorder=4)
-        for y, ls in ((il, ':'), (ih, ':'), (ol, '--'), (oh, '--')):
-            ax.hlines(y, c + 0.65, c + 1.35, colors='tab:blue', linestyles=ls, lw=0.9)
-    ax.bxp(stats, showfliers=False, widths=0.5)
+    labels = labels or [f'ch {c}' for c in range(a.shape[1])]
+    rng = np.random.default_rng(seed)
+    ax.bxp([_channel_box(ax, a[:, c].ravel(), c, labels[c], max_points, rng) for c in range(a.shape[1])],
+           showfliers=False, widths=0.5)
     if title: ax.set_title(title, fontsize=10)
+    if ylabel: ax.set_ylabel(ylabel)
+    if legend: fence_legend(ax)
     return ax
+
+def fence_legend(ax, **kw):
+    "A legend for `fence_boxplot`'s marks: the two fences and the two kinds of outlier."
+    from matplotlib.lines import Line2D
+    h = [Line2D([], [], color='tab:blue', ls=':', lw=0.9), Line2D([], [], color='tab:blue', ls='--', lw=0.9),
+         Line2D([], [], marker='o', ls='', mfc='none', mec='0.5', ms=4),
+         Line2D([], [], marker='o', ls='', color='tab:red', ms=3)]
+    return ax.legend(h, ['inner fence (1.5 IQR)', 'outer fence (3 IQR)', 'beyond inner', 'beyond outer'],
+                     **{'fontsize': 7, 'loc': 'upper right', 'frameon': False, **kw})

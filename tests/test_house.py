@@ -50,3 +50,30 @@ def test_stale_outputs_are_caught(tmp_path):
     nb.cells[0].outputs = [nbformat.v4.new_output('stream', text='hand-made\n')]
     nbformat.write(nb, path)
     assert rc.stale(path) == [nb.cells[0]['id']]
+
+
+def test_changed_inputs_and_missing_outputs_are_caught(tmp_path, monkeypatch):
+    "A stamped chapter goes stale when a module it imports or a results file it read changes; a Part I chapter without outputs fails."
+    import nbformat
+    rc = _tool('run_chapters')
+    for d in ('lct_nb', 'results', 'nbs'): (tmp_path/d).mkdir()
+    monkeypatch.setattr(rc, 'ROOT', tmp_path)
+    (tmp_path/'lct_nb'/'paired.py').write_text('x = 1\n')
+    (tmp_path/'results'/'n.txt').write_text('21')
+    cells = [nbformat.v4.new_code_cell("# reads lct_nb.paired's numbers\nint(open('../results/n.txt').read()) * 2")]
+    path = tmp_path/'nbs'/'01_tiny.ipynb'
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    rc.stamp(path)
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]['data']['text/plain'] == '42'
+    assert set(nbformat.read(path, as_version=4).metadata[rc.INPUTS]) == {'lct_nb/paired.py', 'results/n.txt'}
+    assert rc.problems(path) == []
+    (tmp_path/'results'/'n.txt').write_text('22')
+    assert rc.changed_inputs(path) == ['results/n.txt']
+    (tmp_path/'results'/'n.txt').write_text('21'); (tmp_path/'lct_nb'/'paired.py').write_text('x = 2\n')
+    assert rc.changed_inputs(path) == ['lct_nb/paired.py'] and rc.check([path]) == 1
+    bare = tmp_path/'nbs'/'02_bare.ipynb'
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')]), bare)
+    assert rc.problems(bare) == ['no outputs: a chapter of Parts I, II and IV is committed with them']
+    machinery = tmp_path/'nbs'/'13_machinery.ipynb'
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')]), machinery)
+    assert rc.problems(machinery) == []
