@@ -258,3 +258,43 @@ def test_readme_gives_each_claim_the_numbers_and_verdict_of_claims_csv():
         at = section.index(said)
         under = max(words, key=lambda v: section.rfind(words[v], 0, at))   # the verdict heading nearest above the numbers
         assert under == r.verdict, (r.claim, under)
+
+
+def _ablation():
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import ablation
+    return ablation
+
+
+def test_ablation_statistics_on_made_up_numbers():
+    "benchmarks/ablation.py: paired_interval, verdict (none below 5 seeds), seeds_to_resolve and pooled_sd on made-up log-ratios."
+    import numpy as np
+    from fastcore.test import test_eq, test_close
+    ablation = _ablation()
+    n, r, lo, hi = ablation.paired_interval(np.log([0.5, 0.6, 0.55, 0.7, 0.5]))      # a clear effect: a about half of b
+    assert hi < 1 and ablation.verdict(lo, hi) == 'reproduced'
+    n, r, lo, hi = ablation.paired_interval(np.log([0.7, 1.4, 0.9, 1.2, 0.8]))       # no consistent direction
+    assert lo < 1 < hi and ablation.verdict(lo, hi) == 'unresolved'
+    test_eq(ablation.verdict(*ablation.paired_interval(np.log([1.5, 1.7, 1.6]))[2:]), 'contradicted')
+    test_close(ablation.paired_interval(np.log([2., 2.]))[1], 2.)
+    test_eq(ablation.verdict(math.nan, math.nan), 'too few seeds')
+    test_eq(ablation.verdict(0.73, 0.75, n=2), 'too few seeds')   # two seeds that happen to agree: an interval, but no verdict below 5
+    test_eq(ablation.seeds_to_resolve(np.log([0.8, 0.9, 0.85])), 3)
+    assert ablation.seeds_to_resolve(np.log([0.8, 1.25, 0.9, 1.1])) is None        # a mean near 0: not within 50 seeds
+    sd, dof = ablation.pooled_sd([[0.1, 0.3], [-0.2, 0.0], [0.5]])                  # two pairs of seeds, one claim with one seed
+    test_eq(dof, 2); test_close(sd, 0.1 * math.sqrt(2))                               # each pair: (0.1)² + (0.1)² about its mean
+    test_eq(ablation.seeds_to_resolve([math.log(0.8)], sd=0.1), 4)                  # t(3)·0.1/√4 = 0.16 < |ln 0.8| = 0.22 < t(2)·0.1/√3
+    assert ablation.seeds_to_resolve([math.log(0.8)], sd=0.3) > ablation.seeds_to_resolve([math.log(0.8)], sd=0.1)
+
+
+def test_ablation_drop_rule_on_made_up_claims():
+    "benchmarks/ablation.py: suggest_drops keeps every resolvable claim within the budget, drops the rest with the reason; kept_arms."
+    import numpy as np, pandas as pd
+    from fastcore.test import test_eq
+    ablation = _ablation()
+    fake = pd.DataFrame(dict(claim=[c for c, *_ in ablation.CLAIMS] + [c for c, *_ in ablation.INTERACTIONS], ratio=0.8, seeds_needed=3.))
+    test_eq(ablation.suggest_drops(fake, budget_runs=100), {})                             # all resolvable, budget ample: keep all
+    d = ablation.suggest_drops(fake.assign(seeds_needed=[3.] * 9 + [8., np.nan]), budget_runs=100)
+    test_eq(list(d), list(fake.claim[-2:]))                                                # more than 5 seeds, or never: dropped
+    assert 'about 8 seeds' in d[fake.claim.iloc[-2]] and 'within 50 seeds' in d[fake.claim.iloc[-1]]
+    test_eq(ablation.kept_arms(ablation.suggest_drops(fake, budget_runs=6)), ['ilct', 'cauchy'])   # room for 2 arms × 3 runs
