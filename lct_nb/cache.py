@@ -4,7 +4,7 @@
 
 # %% ../nbs/14c_cache.ipynb #2fe0bbec
 from __future__ import annotations
-import os, sys, json, hashlib, shutil, math, time, zipfile, zlib
+import os, re, sys, json, hashlib, shutil, math, time, zipfile, zlib
 from pathlib import Path
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch
@@ -162,15 +162,46 @@ def _finalise(out:Path, meta:dict, n_shards:int):
     shutil.rmtree(out / 'shards', ignore_errors=True)
 
 # %% ../nbs/14c_cache.ipynb #100e7c08
+_OWN_FILES = ('meta.json', 'latents.npy', 'stats.npz', 'names.txt')   # what `_seal` writes
+_OWN_NAME = re.compile(r'^(\..+\.\d+\.tmp|fid_ref_.+_u8\.npz)$')   # `atomic_write`'s temporaries, cached FID references
+_SHARD_NAME = re.compile(r'^(\d{5}\.npz|\..+\.\d+\.tmp)$')
+
+def _others(out:Path) -> list:
+    "The names of what folder `out` holds that a latent cache did not write (its files, shards/ of shard files)."
+    def own(p:Path) -> bool:
+        if p.is_symlink(): return False
+        if p.name == 'shards' and p.is_dir(): return all(q.is_file() and _SHARD_NAME.match(q.name) for q in p.iterdir())
+        return p.is_file() and (p.name in _OWN_FILES or bool(_OWN_NAME.match(p.name)))
+    return sorted(p.name for p in out.iterdir() if not own(p))
+
+def _remove_own(out:Path):
+    "Remove a latent cache's files from `out`, which `_others` found to hold nothing else; the folder stays."
+    shutil.rmtree(out / 'shards', ignore_errors=True)
+    for p in out.iterdir():
+        if p.is_file(): p.unlink()
+
+def _read_meta_json(f:Path) -> dict:
+    "The JSON object in `f`, an existing cache's meta.json; a damaged one is a one-line `UserError`."
+    try: m = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e: m, why = None, _line(e)
+    else: why = f'a JSON {type(m).__name__}, not an object'
+    if not isinstance(m, dict):
+        raise UserError(f"out_dir: {f} is not valid JSON ({why}); pass --overwrite to encode again")
+    return m
+
 def _open_cache(out:Path, meta:dict, overwrite:bool) -> bool:
     "Ready `out` for the encode `meta` describes; True if it already holds that finished cache (never if `overwrite`)."
     if out.exists() and not out.is_dir(): raise UserError(f"out_dir: {out} is a file, not a directory")
-    if (out / 'meta.json').exists() and overwrite: shutil.rmtree(out)   # the same names may be other images
-    elif (out / 'meta.json').exists():
-        old = json.loads((out / 'meta.json').read_text())
+    cache = (out / 'meta.json').is_file()
+    if out.is_dir() and (overwrite or not cache) and (other := _others(out)):
+        names = ', '.join(other[:5]) + (', ...' if len(other) > 5 else '')
+        if not cache: raise UserError(f"out_dir: {out} exists, is not empty and is not a latent cache ({names})")
+        raise UserError(f"out_dir: {out} holds files the latent cache did not write ({names}); --overwrite removes "
+                        "only a cache's own files: move the others, or choose another out_dir")
+    if cache and overwrite: _remove_own(out)   # the same names may be other images
+    elif cache:
+        old = _read_meta_json(out / 'meta.json')
         if _check_resume(out, old, meta, overwrite) and old.get('complete'): return True
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"out_dir: {out} exists, is not empty and is not a latent cache")
     (out / 'shards').mkdir(parents=True, exist_ok=True)
     write_json(out / 'meta.json', dict(meta, complete=False))
     return False
@@ -184,7 +215,7 @@ def encode_latents(vae:AutoencoderKL, # the VAE
                    sample:bool=True, # sampled latents (authors) or the posterior mean
                    seed:int=0, # seed of the sampling noise (per shard: seed, shard number)
                    info:dict|None=None, # extra JSON-able facts for meta.json (e.g. vae name, size, source)
-                   overwrite:bool=False, # delete an existing cache and encode every input again (no refusal, no resume)
+                   overwrite:bool=False, # remove an existing cache's files and encode every input again (no resume)
                    progress:bool=True, # show a progress bar
                    on_shard=None, # callback(shard_number) after each shard is written
                   ) -> Path:
@@ -242,7 +273,8 @@ def _file_sha1(p:Path):
 
 def _finished(out:Path) -> bool:
     "True if `out` holds a finished latent cache."
-    return (out / 'meta.json').exists() and bool(json.loads((out / 'meta.json').read_text()).get('complete'))
+    try: return bool(json.loads((out / 'meta.json').read_text()).get('complete'))
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError): return False   # missing or damaged: built again
 
 def bundled_latents(cache_dir=None, # where to build the cache (default: `lct_cache_dir()`)
                     rebuild:bool=False, # re-encode even if a finished cache exists
@@ -260,7 +292,7 @@ def bundled_latents(cache_dir=None, # where to build the cache (default: `lct_ca
     encode_latents(load_vae(vp), digits_images(32), tmp, names=[f'digit_{i:04d}' for i in range(1797)], batch_size=512,
                    info=info, progress=progress)
     _check_bundled_stats(tmp, vp)
-    if rebuild: shutil.rmtree(out, ignore_errors=True)
+    if rebuild or not _finished(out): shutil.rmtree(out, ignore_errors=True)   # lct_nb's own folder, damaged
     try: os.rename(tmp, out)
     except OSError:  # another process finished first: keep theirs
         shutil.rmtree(tmp, ignore_errors=True)
@@ -292,6 +324,13 @@ def _vae_name(vae) -> str:
     p = Path(vae).expanduser()
     return str(p.resolve()) if p.exists() else str(vae)
 
+def _check_apart(image_dir, out_dir):
+    "A `UserError` if the cache folder `out_dir` is the image folder or holds it."
+    src, dst = (Path(p).expanduser().resolve() for p in (image_dir, out_dir))
+    if dst == src or dst in src.parents:
+        where = 'is the image folder' if dst == src else f'holds the image folder {image_dir}'
+        raise UserError(f"out_dir {out_dir} {where}; a latent cache needs a folder of its own")
+
 def encode_folder(image_dir, # folder of images (recursive)
                   out_dir, # latent cache directory to create or resume
                   vae=None, # AutoencoderKL, hub id or local folder (default: the bundled digits VAE)
@@ -301,13 +340,14 @@ def encode_folder(image_dir, # folder of images (recursive)
                   sample:bool=True, # sampled latents (authors) or the posterior mean
                   seed:int=0, # seed of the sampling noise
                   skip_bad:bool=False, # skip unreadable files (counted in meta.json) instead of failing
-                  overwrite:bool=False, # delete an existing cache and encode every image again
+                  overwrite:bool=False, # remove an existing cache's files and encode every image again
                   device='cpu', # device of the VAE
                   progress:bool=True, # show a progress bar
                   on_shard=None, # callback(shard_number) after each shard
                  ) -> Path:
     "Encode every image under `image_dir` with a diffusers `AutoencoderKL` into a latent cache at `out_dir`."
     _check_positive(size=size, batch_size=batch_size, shard_size=shard_size)
+    _check_apart(image_dir, out_dir)
     name = _vae_name(vae)
     if not isinstance(vae, AutoencoderKL): vae = load_vae(vae, device=device)
     size = size or vae.config.sample_size
@@ -351,7 +391,7 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
          mean:store_true=False, # store the posterior mean instead of a sample
          seed:int=0, # seed of the sampling noise
          skip_bad:store_true=False, # skip unreadable images (counted) instead of stopping at the first
-         overwrite:store_true=False, # delete an existing cache, encode every image again (else a finished one is kept)
+         overwrite:store_true=False, # remove an existing cache's own files, encode every image again (else a finished one is kept)
          device:str=None, # torch device (default: cuda if available)
          vae_subfolder:str=None, # subfolder of --vae holding the VAE (e.g. "vae" in a Stable Diffusion repository)
         ):

@@ -1,0 +1,109 @@
+"""Faults in the files that `python -m lct_nb.latents`, `lct_nb.evaluate`, `lct_nb.export`, `lct_nb.train --data` and
+`LCTPipeline` read or write. Each test's docstring is "<fault> → <outcome>"; `benchmarks/faults.py` prints them.
+
+The audit, file by file (what happens now; the test that shows it):
+
+| file | fault | what happens now | test |
+|---|---|---|---|
+| latents OUT_DIR | `--overwrite` on a cache holding the user's files | refused, exit 2, one line; nothing removed | test_overwrite_keeps_what_the_cache_did_not_write |
+| latents OUT_DIR | the image folder, or a folder holding it | refused, exit 2, one line; the images untouched | test_cache_in_the_image_folder_refused |
+| latents OUT_DIR | `--overwrite` on a cache with its shards, temporaries, cached FID reference | those removed, a fresh cache | test_overwrite_replaces_the_caches_own_files |
+| latents OUT_DIR/meta.json | not JSON | exit 2, one line naming it | test_damaged_meta_json_of_out_dir |
+| bundled digits cache | meta.json damaged | rebuilt on next use | test_damaged_bundled_cache_is_rebuilt |
+| latents shards, latents.npy, stats.npz | truncated, flipped, pickled | re-encoded, or refused naming the file | test_faults_data.py |
+| latents OUT_DIR | full disk, read-only | exit 1 / exit 2, one line | test_faults_cleanup.py |
+| train --data | NaN/Inf, constant, 7×7, non-square, 3-channel latents | exit 2 before any step, one line naming --data | test_train_refuses_unusable_latents |
+| evaluate --ref | truncated, not symmetric, not PSD, NaN, wrong width | exit 2, one line naming the file | test_evaluate_refuses_bad_ref |
+| evaluate cached reference | truncated, non-finite | computed again, said on stderr, the score | test_damaged_cached_reference_is_rebuilt |
+| evaluate --ckpt, --latents, --out | truncated, flipped, read-only, full disk | test_faults_data.py, test_faults_cleanup.py | |
+| checkpoint, export | file-size limit (`ulimit -f`) | the full-disk line: train exit 1 "stopped: no space left", export exit 1 | test_file_size_limit_is_no_space |
+| export at the end of train | full disk | "lct_nb.train: stopped: no space left … model", exit 1 | test_full_disk_at_the_final_export |
+| export checksums.sha256 | missing, empty, unreadable, malformed line, a weight file not listed | refused, one line naming the file (and line) | test_pipeline_checksum_list_faults |
+| export weights | NaN with a checksum list that matches | refused on load, naming the component | test_pipeline_nonfinite_weights_refused |
+| export scheduler_config.json | NaN or zero latent std | refused on load | test_pipeline_nonfinite_weights_refused |
+| LCTPipeline() | batch_size 10**12, numpy ints, generator=0 | ValueError / accepted / TypeError | test_pipeline_arguments |
+"""
+import json, os, re, resource, shutil, subprocess
+from contextlib import contextmanager
+from pathlib import Path
+import numpy as np, pytest, torch
+from PIL import Image
+
+from lct_nb.cache import write_latent_cache, encode_folder, bundled_latents
+from lct_nb.vae import BUNDLED_VAE
+from test_train import train_in_process
+from test_faults_train import _tmpfs
+from _cli import refused
+
+pytestmark = pytest.mark.fault
+torch.set_num_threads(1)
+
+
+def _images(folder, n=3):
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n): Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)).save(folder/f'img{i}.png')
+    return folder
+
+
+def _files(folder): return {p: p.read_bytes() for p in Path(folder).rglob('*') if p.is_file()}
+
+
+# ---------------------------------------------------------------- latents: what --overwrite may remove
+
+def latents(capsys, *args, **kw):
+    "`python -m lct_nb.latents` in this process: (exit code, stderr)."
+    from lct_nb.cache import main
+    try: main(*map(str, args), device='cpu', **kw); code = 0
+    except SystemExit as e: code = e.code
+    return code, capsys.readouterr().err
+
+
+def test_overwrite_keeps_what_the_cache_did_not_write(tmp_path, capsys):
+    "--overwrite on a cache folder that also holds the user's notes.txt and a sub-folder → exit 2, one line naming them, nothing removed"
+    imgs, out = _images(tmp_path/'imgs'), tmp_path/'cache'
+    assert latents(capsys, imgs, out)[0] == 0
+    (out/'notes.txt').write_text('mine'); (out/'mine').mkdir(); (out/'mine'/'a.txt').write_text('mine too')
+    before = _files(tmp_path)
+    code, err = latents(capsys, imgs, out, overwrite=True)
+    refused('latents', code, err, str(out), 'mine', 'notes.txt', '--overwrite')
+    assert _files(tmp_path) == before
+
+
+def test_cache_in_the_image_folder_refused(tmp_path, capsys):
+    "out_dir = the image folder holding a meta.json, or a folder above the images, with and without --overwrite → exit 2, one line, every image kept"
+    imgs = _images(tmp_path/'imgs')
+    (imgs/'meta.json').write_text(json.dumps(dict(complete=True)))
+    before = _files(tmp_path)
+    for out, words in ((imgs, 'is the image folder'), (tmp_path, 'holds the image folder')):
+        for kw in ({}, dict(overwrite=True)):
+            refused('latents', *latents(capsys, imgs, out, **kw), f'out_dir {out} {words}')
+            assert _files(tmp_path) == before
+
+
+def test_overwrite_replaces_the_caches_own_files(tmp_path, capsys):
+    "--overwrite on a cache with a cached FID reference, a dead process's temporary file and leftover shards → they are removed, a fresh cache of the new images"
+    imgs, out = _images(tmp_path/'imgs'), tmp_path/'cache'
+    assert latents(capsys, imgs, out)[0] == 0
+    (out/'fid_ref_digits-cnn-0_u8.npz').write_bytes(b'old'); (out/'.latents.npy.999999.tmp').write_bytes(b'x')
+    (out/'shards').mkdir(); (out/'shards'/'00003.npz').write_bytes(b'old')
+    _images(imgs, 5)
+    assert latents(capsys, imgs, out, overwrite=True)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ['latents.npy', 'meta.json', 'names.txt', 'stats.npz']
+    assert json.loads((out/'meta.json').read_text())['n'] == 5
+
+
+def test_damaged_meta_json_of_out_dir(tmp_path, capsys):
+    "out_dir's meta.json cut short → exit 2, one line naming it and --overwrite; --overwrite then encodes again"
+    imgs, out = _images(tmp_path/'imgs'), tmp_path/'cache'
+    assert latents(capsys, imgs, out)[0] == 0
+    m = out/'meta.json'; m.write_text(m.read_text()[:40])
+    refused('latents', *latents(capsys, imgs, out), f'{m} is not valid JSON', '--overwrite')
+    assert latents(capsys, imgs, out, overwrite=True)[0] == 0 and json.loads(m.read_text())['complete']
+
+
+def test_damaged_bundled_cache_is_rebuilt(tmp_path):
+    "the bundled digits cache's meta.json emptied in the user's cache folder → the next use builds it again"
+    p = Path(shutil.copytree(bundled_latents(), tmp_path/bundled_latents().name))
+    (p/'meta.json').write_text('')
+    assert bundled_latents(tmp_path) == p and json.loads((p/'meta.json').read_text())['n'] == 1797
