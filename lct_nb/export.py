@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_export.ipynb #1c62f398
 from __future__ import annotations
-import os, pickle, shutil
+import errno, os, pickle, shutil
 from pathlib import Path
 from .core import UserError, exit_error, call_cli, write_json, writable_dir, no_space
 from .checkpoint import checkpoints, load_checkpoint, model_of
@@ -108,14 +108,14 @@ def _check_out(out_dir) -> Path:
     return out
 
 def _write(pipe:LCTPipeline, out:Path, info:dict) -> Path:
-    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk is a `UserError`."
+    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk raises `OSError` (ENOSPC)."
     tmp = out.parent/f'.{out.name}.{os.getpid()}.tmp'
     try:
         write_json(tmp/'export.json', info)
         pipe.save_pretrained(tmp)   # after export.json: its checksums cover it
         os.replace(tmp, out)
     except Exception as e:
-        if no_space(e): raise UserError(f"OUT_DIR {out}: no space left on the device") from None
+        if no_space(e): raise OSError(errno.ENOSPC, f"no space left on the device to write {out}") from None
         raise
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -145,6 +145,7 @@ def main(run_dir:str, # a run folder of `python -m lct_nb.train` (its checkpoint
     "Export a trained run as a self-contained diffusers folder that `LCTPipeline.from_pretrained` loads."
     try: out = export_run(run_dir, out_dir, ema, step)
     except UserError as e: exit_error('export', e)
+    except OSError as e: exit_error('export', f"OUT_DIR {out_dir}: no space left on the device" if no_space(e) else e, 1)   # a full disk
     print(out)
     return out
 

@@ -107,3 +107,61 @@ def test_damaged_bundled_cache_is_rebuilt(tmp_path):
     p = Path(shutil.copytree(bundled_latents(), tmp_path/bundled_latents().name))
     (p/'meta.json').write_text('')
     assert bundled_latents(tmp_path) == p and json.loads((p/'meta.json').read_text())['n'] == 1797
+
+
+# ---------------------------------------------------------------- full disks and file-size limits
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    "A 2-step run on the bundled digits with its checkpoint at step 2, not exported."
+    from lct_nb.train import TrainConfig, train
+    d = tmp_path_factory.mktemp('files')/'run'
+    train(TrainConfig(total_steps=2, batch_size=16, n_samples=4, ckpt_every=2, sample_every=100_000, run_dir=str(d),
+                      export=False))
+    return d
+
+
+TRAIN = ['--total_steps', '2', '--batch_size', '16', '--n_samples', '4', '--ckpt_every', '2', '--sample_every', '100000']
+
+
+def _stopped(err):
+    "The one line `lct_nb.train: stopped: …` of `err` (and no other error line)."
+    lines = [l for l in err.splitlines() if l.startswith(('lct_nb.train: stopped', 'lct_nb.train: error'))]
+    assert len(lines) == 1 and lines[0].startswith('lct_nb.train: stopped: ') and 'Traceback' not in err, err[-3000:]
+    return lines[0]
+
+
+def test_full_disk_at_the_final_export(tmp_path, capsys):
+    "a 26 MiB tmpfs that holds the checkpoint (22 MB) but not the export after it → exit 1, 'stopped: no space left' naming model/, the checkpoint intact, no temporary left"
+    from lct_nb.checkpoint import load_checkpoint
+    disk = tmp_path/'disk'
+    umount = _tmpfs(disk, 'size=26m')
+    try:
+        code, err = train_in_process(disk/'r', *TRAIN, capsys=capsys)
+        assert code == 1 and f"no space left on the device to write {disk/'r'/'model'}" in _stopped(err), err[-3000:]
+        assert load_checkpoint(disk/'r')['step'] == 2 and not (disk/'r'/'model').exists()
+        assert [p.name for p in (disk/'r').iterdir() if p.name.startswith('.') and p.name != '.lock'] == []
+    finally: umount()
+
+
+@contextmanager
+def file_size_limit(nbytes):
+    "`ulimit -f`: in the block, this process cannot write a file past `nbytes` (writes fail with EFBIG)."
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, old[1]))
+    try: yield
+    finally: resource.setrlimit(resource.RLIMIT_FSIZE, old)
+
+
+def test_file_size_limit_is_no_space(run, tmp_path, capsys):
+    "a file-size limit (ulimit -f 10 MB) at a 22 MB checkpoint, and 4 MB at an export → train: exit 1, 'stopped: no space left' naming the checkpoint; export: exit 1, one line naming OUT_DIR; no partial file"
+    from lct_nb.export import main as export
+    with file_size_limit(10 << 20):
+        code, err = train_in_process(tmp_path/'r', *TRAIN, capsys=capsys)
+    assert code == 1 and 'no space left on the device to write' in (line := _stopped(err)) and 'step0000002.pt' in line, line
+    assert list((tmp_path/'r'/'checkpoints').iterdir()) == []
+    with file_size_limit(4 << 20), pytest.raises(SystemExit) as e: export(str(run), str(tmp_path/'model'))
+    err = capsys.readouterr().err
+    refused_1 = err.strip().splitlines()
+    assert e.value.code == 1 and refused_1 == [f"lct_nb.export: error: OUT_DIR {tmp_path/'model'}: no space left on the device"], err
+    assert not (tmp_path/'model').exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
