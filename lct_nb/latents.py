@@ -27,6 +27,7 @@ def _check_stats(mean, std, kind:str, tail:float, tail_moments):
         need = '(C,H,W)' if kind == 'element' else '(C,)'
         raise ValueError(f"stats: kind {kind!r} needs {need} mean/std, got {tuple(mean.shape)}")
     if not (torch.isfinite(std).all() and (std > 0).all()): raise ValueError("stats: std must be finite and > 0")
+    if not torch.isfinite(mean).all(): raise ValueError("stats: mean must be finite")
     if not (math.isfinite(tail) and tail >= 0):
         raise ValueError(f"stats: tail must be a finite number >= 0, got {tail!r}")
     if tail and tail_moments is None:

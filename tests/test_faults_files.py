@@ -165,3 +165,77 @@ def test_file_size_limit_is_no_space(run, tmp_path, capsys):
     refused_1 = err.strip().splitlines()
     assert e.value.code == 1 and refused_1 == [f"lct_nb.export: error: OUT_DIR {tmp_path/'model'}: no space left on the device"], err
     assert not (tmp_path/'model').exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
+
+
+# ---------------------------------------------------------------- an exported pipeline's files
+
+@pytest.fixture(scope='module')
+def exported(run, tmp_path_factory):
+    from lct_nb.export import export_run
+    return export_run(run, tmp_path_factory.mktemp('exp')/'model')
+
+
+@pytest.fixture
+def model(exported, tmp_path):
+    "A copy of the exported folder, to damage."
+    return Path(shutil.copytree(exported, tmp_path/'model'))
+
+
+def _load(folder):
+    "`LCTPipeline.from_pretrained(folder)`'s one-line ValueError."
+    from lct_nb.pipeline import LCTPipeline
+    with pytest.raises(ValueError) as e: LCTPipeline.from_pretrained(folder)
+    assert len(str(e.value).splitlines()) == 1, e.value
+    return str(e.value)
+
+
+UNET_W = 'unet/diffusion_pytorch_model.safetensors'
+SUM_FAULTS = {
+    'deleted': (lambda s: s.unlink(), ': missing'),
+    'emptied': (lambda s: s.write_text(''), ': lists no file'),
+    'unreadable bytes': (lambda s: s.write_bytes(b'\xff\xfe\x00garbage'), ': unreadable'),
+    'malformed line': (lambda s: s.write_text(s.read_text().replace('  ', ' ', 1)), ', line 1: not'),
+    'a weights file unlisted': (lambda s: s.write_text(''.join(l for l in s.read_text().splitlines(True) if UNET_W not in l)),
+                                f'{UNET_W}: not listed in'),
+}
+
+
+@pytest.mark.parametrize('fault', SUM_FAULTS, ids=list(SUM_FAULTS))
+def test_pipeline_checksum_list_faults(fault, model):
+    "an export whose checksums.sha256 is <id> → from_pretrained refuses in one line naming the list (and the line or file)"
+    from lct_nb.pipeline import CHECKSUMS
+    damage, words = SUM_FAULTS[fault]
+    damage(model/CHECKSUMS)
+    msg = _load(model)
+    assert words in msg and CHECKSUMS in msg, msg
+
+
+def _nan_into_safetensors(f):
+    "Overwrite the first float32 of the first F32 tensor in safetensors file `f` with a NaN (real bytes, header kept)."
+    b = bytearray(f.read_bytes()); n = int.from_bytes(b[:8], 'little')
+    info = next(v for k, v in json.loads(b[8:8 + n]).items() if k != '__metadata__' and v['dtype'] == 'F32')
+    o = 8 + n + info['data_offsets'][0]; b[o:o + 4] = np.float32('nan').tobytes(); f.write_bytes(bytes(b))
+
+
+def _nan_std(f):
+    c = json.loads(f.read_text()); c['latent_stats']['std'][0] = float('nan'); f.write_text(json.dumps(c))
+
+
+@pytest.mark.parametrize('part, damage', [('unet', lambda m: _nan_into_safetensors(m/UNET_W)),
+                                          ('scheduler', lambda m: _nan_std(m/'scheduler'/'scheduler_config.json'))],
+                         ids=['NaN in the UNet weights', 'NaN latent std in the scheduler'])
+def test_pipeline_nonfinite_weights_refused(part, damage, model):
+    "an export with a NaN written into <id> and its checksums.sha256 rewritten to match → from_pretrained refuses in one line naming the component"
+    from lct_nb.pipeline import write_checksums
+    damage(model); write_checksums(model)
+    msg = _load(model)
+    assert str(model/part) in msg and ('NaN' in msg or 'finite' in msg), msg
+
+
+def test_pipeline_arguments(exported):
+    "pipe(batch_size=np.int64(2)) → 2 images; batch_size=10**12 → ValueError naming the limit, nothing allocated; generator=0 → TypeError naming generator"
+    from lct_nb.pipeline import LCTPipeline
+    pipe = LCTPipeline.from_pretrained(exported)
+    assert pipe(batch_size=np.int64(2), output_type='latent').images.shape == (2, 4, 8, 8)
+    with pytest.raises(ValueError, match='batch_size 1000000000000 is more than 65536 images in one call'): pipe(batch_size=10**12)
+    with pytest.raises(TypeError, match='generator must be a torch.Generator, a list of them .* got int'): pipe(generator=0)
