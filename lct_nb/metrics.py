@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_metrics.ipynb #d72b69c1
 from __future__ import annotations
-import errno, hashlib, json, os
+import errno, hashlib, json, os, sys, zipfile, zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ __all__ = ['FID_WEIGHTS_FILE', 'frechet_distance', 'knn_radii', 'manifold_covera
            'extract_features', 'digits_labels', 'DigitsCNN', 'train_digits_classifier', 'digits_classifier_path',
            'save_digits_classifier', 'load_digits_classifier', 'DigitsFeatures', 'InceptionFeatures',
            'get_feature_extractor', 'uint8_levels', 'quantize_uint8', 'feature_stats', 'save_stats', 'load_stats',
-           'stats_in_memory', 'reference_stats', 'digits_reference_stats', 'fid_pr', 'VGG16Features']
+           'check_stats', 'stats_in_memory', 'reference_stats', 'digits_reference_stats', 'fid_pr', 'VGG16Features']
 
 # %% ../nbs/08a_metrics.ipynb #b0f7bfe1
 def _sym_sqrt(a: np.ndarray) -> np.ndarray:
@@ -298,16 +298,41 @@ def save_stats(path, feats, **meta):
             np.savez(f, mu=mu, sigma=sigma, feats=np.asarray(feats, np.float32), meta=json.dumps(meta))
     atomic_write(path, write)   # a reader (another rank, another run) sees no file or the whole file
 
+_NPZ_ERRORS = (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)   # np.load of damaged bytes
+
 def load_stats(path) -> dict:
-    "Load a stats file of `save_stats`, or a bare `mu`/`sigma` .npz of pytorch-fid/EDM (feats None, meta {})."
+    "Load a stats file of `save_stats`, or a bare `mu`/`sigma` .npz of pytorch-fid/EDM (feats None, meta {}); checked by `check_stats`."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"reference statistics not found: {path}")
     try:
-        with np.load(path) as z:
-            return dict(mu=z['mu'], sigma=z['sigma'], feats=z['feats'] if 'feats' in z else None,
-                        meta=json.loads(str(z['meta'])) if 'meta' in z else {})
-    except (KeyError, OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a statistics .npz with arrays mu and sigma ({e})") from None
+        with np.load(path, allow_pickle=False) as z:
+            st = dict(mu=z['mu'], sigma=z['sigma'], feats=z['feats'] if 'feats' in z else None,
+                      meta=json.loads(str(z['meta'])) if 'meta' in z else {})
+    except _NPZ_ERRORS as e:
+        why = ' '.join(str(e).split()) or type(e).__name__
+        raise ValueError(f"{path} is not a statistics .npz with arrays mu and sigma ({why})") from None
+    return check_stats(st, path)
+
+def check_stats(st: dict, # `load_stats`' fields: mu, sigma, feats (or None)
+                path,     # the file they came from, named in the message
+                tol: float = 1e-6, # asymmetry and negative eigenvalues allowed, relative to sigma's largest
+               ) -> dict:
+    "`st` if mu is a finite (D,) mean and sigma a finite, symmetric, positive semi-definite (D, D) covariance (feats a finite (N, D)); else a one-line `ValueError` naming `path`."
+    mu, sigma, feats = (st[k] for k in ('mu', 'sigma', 'feats'))
+    if not all(a.dtype.kind in 'fiu' for a in (mu, sigma)) or mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise ValueError(f"{path}: mu {mu.dtype} {mu.shape} and sigma {sigma.dtype} {sigma.shape} are not a (D,) mean "
+                         "and a (D, D) covariance")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ValueError(f"{path}: mu or sigma hold NaN or infinite values")
+    s = np.asarray(sigma, np.float64)
+    scale = max(float(np.abs(s).max()), np.finfo(np.float64).tiny)
+    if (asym := float(np.abs(s - s.T).max())) > tol * scale:
+        raise ValueError(f"{path}: sigma is not symmetric (max |sigma - sigma.T| = {asym:.3g}): not a covariance")
+    if (low := float(np.linalg.eigvalsh(s)[0])) < -tol * scale:
+        raise ValueError(f"{path}: sigma is not positive semi-definite (eigenvalue {low:.3g}): not a covariance")
+    if feats is not None and (feats.ndim != 2 or feats.shape[1] != len(mu) or not np.isfinite(feats).all()):
+        raise ValueError(f"{path}: feats of shape {feats.shape} are not finite ({len(mu)}-d) features")
+    return st
 
 _NOT_CACHED = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)   # readable, not writable
 
@@ -322,10 +347,14 @@ def reference_stats(path,                     # cache file (.npz)
                     batch_size: int = 256,    # images per forward pass
                     **meta,                   # extra header fields, e.g. source='sklearn digits'
                    ) -> dict:
-    "Reference statistics of a data set under `extractor`, computed on first use, cached to `path` where it can be."
+    "Reference statistics of a data set under `extractor`, computed on first use (or over a damaged file), cached to `path` where it can be."
     path = Path(path)
-    if path.exists():
-        st = load_stats(path)
+    try: st = load_stats(path) if path.exists() else None
+    except ValueError as e:   # damaged: computed again below if it can be, and the file replaced
+        if images is None: raise
+        print(f"lct_nb: note: {e}; computing the reference statistics again", file=sys.stderr)
+        st = None
+    if st is not None:
         if st['meta'].get('extractor') != extractor.name:
             raise ValueError(f"{path} holds features of extractor {st['meta'].get('extractor')!r}, not "
                              f"{extractor.name!r}: delete it or pass another path")

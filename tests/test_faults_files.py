@@ -239,3 +239,58 @@ def test_pipeline_arguments(exported):
     assert pipe(batch_size=np.int64(2), output_type='latent').images.shape == (2, 4, 8, 8)
     with pytest.raises(ValueError, match='batch_size 1000000000000 is more than 65536 images in one call'): pipe(batch_size=10**12)
     with pytest.raises(TypeError, match='generator must be a torch.Generator, a list of them .* got int'): pipe(generator=0)
+
+
+# ---------------------------------------------------------------- evaluate: reference statistics
+
+def evaluate(capsys, *args):
+    "`python -m lct_nb.evaluate ARGS` in this process: (exit code, stderr)."
+    from lct_nb.evaluate import main
+    try: main([*map(str, args)]); code = 0
+    except SystemExit as e: code = e.code
+    return code, capsys.readouterr().err
+
+
+def _ref(f, mu=None, sigma=None):
+    "A bare pytorch-fid style mu/sigma .npz of 64-d features (the digits extractor's width), with `mu`/`sigma` changed."
+    feats = np.random.default_rng(0).standard_normal((200, 64))
+    np.savez(f, mu=feats.mean(0) if mu is None else mu, sigma=np.cov(feats, rowvar=False) if sigma is None else sigma)
+    return f
+
+
+def _asym(f): s = np.cov(np.random.default_rng(0).standard_normal((200, 64)), rowvar=False); s[0, 1] += 0.5; _ref(f, sigma=s)
+def _not_psd(f): _ref(f, sigma=-np.eye(64))
+def _nan(f): _ref(f, mu=np.full(64, np.nan))
+def _cut(f): _ref(f); f.write_bytes(f.read_bytes()[:len(f.read_bytes()) // 2])
+
+
+REF_FAULTS = {'not symmetric': (_asym, 'sigma is not symmetric'), 'not PSD': (_not_psd, 'not positive semi-definite'),
+              'NaN mean': (_nan, 'NaN'), 'truncated': (_cut, 'is not a statistics .npz')}
+
+
+@pytest.mark.parametrize('fault', REF_FAULTS, ids=list(REF_FAULTS))
+def test_evaluate_refuses_bad_ref(fault, run, tmp_path, capsys):
+    "python -m lct_nb.evaluate --ref with statistics <id> → exit 2, one line naming the file, no result written"
+    make, words = REF_FAULTS[fault]
+    ref = tmp_path/'ref.npz'; make(ref)
+    out = tmp_path/'e.json'
+    refused('evaluate', *evaluate(capsys, '--ckpt', run, '--ref', ref, '--n', '16', '--batch_size', '16', '--out', out),
+            str(ref), words)
+    assert not out.exists()
+
+
+def test_damaged_cached_reference_is_rebuilt(run, tmp_path, monkeypatch, capsys):
+    "the cached digits reference statistics cut short in the user's cache folder → evaluate computes them again (one note naming the file), scores, replaces the file; the next run reads it"
+    from lct_nb.metrics import get_feature_extractor, load_stats
+    shutil.copytree(bundled_latents(), tmp_path/'cache'/bundled_latents().name)   # the digits latents, not the reference
+    monkeypatch.setenv('LCT_NB_CACHE', str(tmp_path/'cache'))
+    cached = tmp_path/'cache'/f"digits_ref_{get_feature_extractor('digits').name}_u8.npz"
+    _cut(cached)
+    args = ['--ckpt', run, '--n', '16', '--batch_size', '16']
+    code, err = evaluate(capsys, *args, '--out', tmp_path/'a.json')
+    notes = [l for l in err.splitlines() if l.startswith('lct_nb: note: ')]
+    assert code == 0 and len(notes) == 1 and str(cached) in notes[0] and 'Traceback' not in err, err[-3000:]
+    assert len(load_stats(cached)['feats']) == 1797 and json.loads((tmp_path/'a.json').read_text())['fid'] > 0
+    code, err = evaluate(capsys, *args, '--out', tmp_path/'b.json')
+    assert code == 0 and 'note' not in err, err[-3000:]
+    assert json.loads((tmp_path/'b.json').read_text())['fid'] == json.loads((tmp_path/'a.json').read_text())['fid']
