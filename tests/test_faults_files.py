@@ -294,3 +294,30 @@ def test_damaged_cached_reference_is_rebuilt(run, tmp_path, monkeypatch, capsys)
     code, err = evaluate(capsys, *args, '--out', tmp_path/'b.json')
     assert code == 0 and 'note' not in err, err[-3000:]
     assert json.loads((tmp_path/'b.json').read_text())['fid'] == json.loads((tmp_path/'a.json').read_text())['fid']
+
+
+# ---------------------------------------------------------------- train --data: latents no run can use
+
+def _latents(shape=(64, 4, 8, 8), fill=None, at=None):
+    z = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    if fill is not None: z[at or ...] = fill
+    return z
+
+
+BAD_DATA = {'NaN': (_latents(fill=np.nan, at=(5, 1, 2, 3)), 'holds NaN or infinite values'),
+            'Inf': (_latents(fill=np.inf, at=(0, 0, 0, 0)), 'holds NaN or infinite values'),
+            'constant': (_latents(fill=0.25), 'constant latents'),
+            '7x7': (_latents((64, 4, 7, 7)), 'do not fit --net tiny'),
+            '8x16': (_latents((64, 4, 8, 16)), 'are not square'),
+            '3 channels': (_latents((64, 3, 8, 8)), '3-channel latents, but its VAE lct_nb:digits_vae makes 4-channel')}
+
+
+@pytest.mark.filterwarnings('ignore:invalid value encountered:RuntimeWarning')   # the moments of Inf latents, when written
+@pytest.mark.parametrize('fault', BAD_DATA, ids=list(BAD_DATA))
+def test_train_refuses_unusable_latents(fault, tmp_path, capsys):
+    "python -m lct_nb.train --data a cache of <id> latents (its VAE the bundled 4-channel one) → exit 2 before any step, one line naming --data, no run dir"
+    z, words = BAD_DATA[fault]
+    c = write_latent_cache(tmp_path/'c', z, dict(vae=BUNDLED_VAE, source=f'synthetic, {fault}'))
+    code, err = train_in_process(tmp_path/'r', '--data', str(c), *TRAIN, capsys=capsys)
+    refused('train', code, err, f'--data {c}: ', words)
+    assert not (tmp_path/'r').exists()
