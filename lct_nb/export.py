@@ -77,7 +77,9 @@ def recorded_stats(st:dict) -> tuple:
     "(`LatentStats`, VAE name) a checkpoint recorded of the cache it trained on; else those `run_stats` reads."
     rec = st.get('latents')
     if rec is None: return run_stats(st['config'], st['model_config']['net'])
-    return stats_from_dict(rec['stats']), rec['vae']
+    try: return stats_from_dict(rec['stats']), rec['vae']
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"the checkpoint's record of its latent statistics is unusable ({e})") from None
 
 # %% ../nbs/18_export.ipynb #98d629c1
 def make_scheduler(st:dict, # a checkpoint's state
@@ -128,7 +130,9 @@ def export_run(run_dir, # a run folder of `lct_nb.train`
     "Write one EMA of a run's checkpoint as a self-contained `LCTPipeline` folder `out_dir`; returns its path."
     out = _check_out(out_dir)
     path, st = latest_state(run_dir, step)
-    net, (stats, vae_name) = ema_network(st, ema), recorded_stats(st)
+    net = ema_network(st, ema)
+    try: stats, vae_name = recorded_stats(st)
+    except UserError as e: raise UserError(f"{path}: {e}") from None
     vae, vae_id = vae_component(vae_name)
     pipe = LCTPipeline(unet=net, scheduler=make_scheduler(st, stats), vae=vae, vae_id=vae_id)
     rates = st['config'].get('ema_rates', [])

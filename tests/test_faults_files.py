@@ -321,3 +321,15 @@ def test_train_refuses_unusable_latents(fault, tmp_path, capsys):
     code, err = train_in_process(tmp_path/'r', '--data', str(c), *TRAIN, capsys=capsys)
     refused('train', code, err, f'--data {c}: ', words)
     assert not (tmp_path/'r').exists()
+
+
+def test_export_of_a_checkpoint_with_unusable_statistics(run, tmp_path, capsys):
+    "a checkpoint (checksum matching) whose recorded latent std holds a NaN → python -m lct_nb.export exits 2, one line naming the checkpoint, nothing written"
+    from lct_nb.checkpoint import load_checkpoint, save_checkpoint
+    from lct_nb.export import main as export
+    r = Path(shutil.copytree(run, tmp_path/'run'))
+    st = load_checkpoint(r); st['latents']['stats']['std'][0] = float('nan')
+    ck = save_checkpoint(st, r/'checkpoints', 2)
+    with pytest.raises(SystemExit) as e: export(str(r), str(tmp_path/'model'))
+    refused('export', e.value.code, capsys.readouterr().err, str(ck), 'latent statistics', 'std must be finite')
+    assert not (tmp_path/'model').exists()
