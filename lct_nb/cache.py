@@ -162,31 +162,22 @@ def _finalise(out:Path, meta:dict, n_shards:int):
     shutil.rmtree(out / 'shards', ignore_errors=True)
 
 # %% ../nbs/14c_cache.ipynb #100e7c08
-_OWN_FILES = ('meta.json', 'latents.npy', 'stats.npz', 'names.txt')   # what `_seal` writes
-_OWN_NAME = re.compile(r'^(\..+\.\d+\.tmp|fid_ref_.+_u8\.npz)$')   # `atomic_write`'s temporaries, cached FID references
+# what a cache writes: `_seal`'s files, cached FID references, `atomic_write`'s temporaries; shards/ of shard files
+_OWN = re.compile(r'^(meta\.json|latents\.npy|stats\.npz|names\.txt|fid_ref_.+_u8\.npz|\..+\.\d+\.tmp)$')
 _SHARD_NAME = re.compile(r'^(\d{5}\.npz|\..+\.\d+\.tmp)$')
 
 def _others(out:Path) -> list:
-    "The names of what folder `out` holds that a latent cache did not write (its files, shards/ of shard files)."
-    def own(p:Path) -> bool:
-        if p.is_symlink(): return False
-        if p.name == 'shards' and p.is_dir(): return all(q.is_file() and _SHARD_NAME.match(q.name) for q in p.iterdir())
-        return p.is_file() and (p.name in _OWN_FILES or bool(_OWN_NAME.match(p.name)))
-    return sorted(p.name for p in out.iterdir() if not own(p))
-
-def _remove_own(out:Path):
-    "Remove a latent cache's files from `out`, which `_others` found to hold nothing else; the folder stays."
-    shutil.rmtree(out / 'shards', ignore_errors=True)
-    for p in out.iterdir():
-        if p.is_file(): p.unlink()
+    "The names of what folder `out` holds that a latent cache did not write."
+    own = lambda p, names=_OWN: p.is_file() and bool(names.match(p.name))
+    shards = lambda p: p.name == 'shards' and p.is_dir() and all(own(q, _SHARD_NAME) for q in p.iterdir())
+    return sorted(p.name for p in out.iterdir() if not (own(p) or shards(p)))
 
 def _read_meta_json(f:Path) -> dict:
     "The JSON object in `f`, an existing cache's meta.json; a damaged one is a one-line `UserError`."
     try: m = json.loads(f.read_text())
-    except (ValueError, UnicodeDecodeError) as e: m, why = None, _line(e)
-    else: why = f'a JSON {type(m).__name__}, not an object'
-    if not isinstance(m, dict):
-        raise UserError(f"out_dir: {f} is not valid JSON ({why}); pass --overwrite to encode again")
+    except (ValueError, UnicodeDecodeError) as e: m = e
+    why = _line(m) if isinstance(m, Exception) else type(m).__name__
+    if not isinstance(m, dict): raise UserError(f"out_dir: {f} is not a JSON object ({why}); --overwrite encodes again")
     return m
 
 def _open_cache(out:Path, meta:dict, overwrite:bool) -> bool:
@@ -194,11 +185,12 @@ def _open_cache(out:Path, meta:dict, overwrite:bool) -> bool:
     if out.exists() and not out.is_dir(): raise UserError(f"out_dir: {out} is a file, not a directory")
     cache = (out / 'meta.json').is_file()
     if out.is_dir() and (overwrite or not cache) and (other := _others(out)):
-        names = ', '.join(other[:5]) + (', ...' if len(other) > 5 else '')
-        if not cache: raise UserError(f"out_dir: {out} exists, is not empty and is not a latent cache ({names})")
-        raise UserError(f"out_dir: {out} holds files the latent cache did not write ({names}); --overwrite removes "
-                        "only a cache's own files: move the others, or choose another out_dir")
-    if cache and overwrite: _remove_own(out)   # the same names may be other images
+        why = 'holds files the latent cache did not write' if cache else 'is not a latent cache'
+        raise UserError(f"out_dir: {out} {why} ({', '.join(other[:5])}{', ...' * (len(other) > 5)}); "
+                        "--overwrite removes only a cache's own files: move the others, or choose another out_dir")
+    if cache and overwrite:   # the same names may be other images; `_others` found nothing but the cache's files
+        shutil.rmtree(out / 'shards', ignore_errors=True)
+        for p in out.iterdir(): p.unlink()
     elif cache:
         old = _read_meta_json(out / 'meta.json')
         if _check_resume(out, old, meta, overwrite) and old.get('complete'): return True
@@ -324,13 +316,6 @@ def _vae_name(vae) -> str:
     p = Path(vae).expanduser()
     return str(p.resolve()) if p.exists() else str(vae)
 
-def _check_apart(image_dir, out_dir):
-    "A `UserError` if the cache folder `out_dir` is the image folder or holds it."
-    src, dst = (Path(p).expanduser().resolve() for p in (image_dir, out_dir))
-    if dst == src or dst in src.parents:
-        where = 'is the image folder' if dst == src else f'holds the image folder {image_dir}'
-        raise UserError(f"out_dir {out_dir} {where}; a latent cache needs a folder of its own")
-
 def encode_folder(image_dir, # folder of images (recursive)
                   out_dir, # latent cache directory to create or resume
                   vae=None, # AutoencoderKL, hub id or local folder (default: the bundled digits VAE)
@@ -347,7 +332,10 @@ def encode_folder(image_dir, # folder of images (recursive)
                  ) -> Path:
     "Encode every image under `image_dir` with a diffusers `AutoencoderKL` into a latent cache at `out_dir`."
     _check_positive(size=size, batch_size=batch_size, shard_size=shard_size)
-    _check_apart(image_dir, out_dir)
+    src, dst = (Path(p).expanduser().resolve() for p in (image_dir, out_dir))
+    if dst == src or dst in src.parents:   # the cache's folder is never the images'
+        where = 'is the image folder' if dst == src else f'holds the image folder {image_dir}'
+        raise UserError(f"out_dir {out_dir} {where}; a latent cache needs a folder of its own")
     name = _vae_name(vae)
     if not isinstance(vae, AutoencoderKL): vae = load_vae(vae, device=device)
     size = size or vae.config.sample_size
@@ -391,7 +379,7 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
          mean:store_true=False, # store the posterior mean instead of a sample
          seed:int=0, # seed of the sampling noise
          skip_bad:store_true=False, # skip unreadable images (counted) instead of stopping at the first
-         overwrite:store_true=False, # remove an existing cache's own files, encode every image again (else a finished one is kept)
+         overwrite:store_true=False, # remove a cache's own files, encode all again (else a finished one is kept)
          device:str=None, # torch device (default: cuda if available)
          vae_subfolder:str=None, # subfolder of --vae holding the VAE (e.g. "vae" in a Stable Diffusion repository)
         ):

@@ -110,7 +110,7 @@ def _check_out(out_dir) -> Path:
     return out
 
 def _write(pipe:LCTPipeline, out:Path, info:dict) -> Path:
-    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk raises `OSError` (ENOSPC)."
+    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk: `OSError` ENOSPC."
     tmp = out.parent/f'.{out.name}.{os.getpid()}.tmp'
     try:
         write_json(tmp/'export.json', info)
@@ -149,7 +149,8 @@ def main(run_dir:str, # a run folder of `python -m lct_nb.train` (its checkpoint
     "Export a trained run as a self-contained diffusers folder that `LCTPipeline.from_pretrained` loads."
     try: out = export_run(run_dir, out_dir, ema, step)
     except UserError as e: exit_error('export', e)
-    except OSError as e: exit_error('export', f"OUT_DIR {out_dir}: no space left on the device" if no_space(e) else e, 1)   # a full disk
+    except OSError as e:   # a full disk, or another failure to write: not a flag mistake
+        exit_error('export', f"OUT_DIR {out_dir}: no space left on the device" if no_space(e) else e, 1)
     print(out)
     return out
 

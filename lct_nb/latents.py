@@ -131,7 +131,7 @@ class LatentCache:
         if verify: self._verify()
         if tail: self.stats = self._stats(norm, sigma_data, tail)
     def _check_spread(self, norm):
-        "A one-line `UserError` if the statistics are not finite (NaN or infinite latents) or a `norm` std is 0 (constant latents)."
+        "A one-line `UserError` if the statistics are not finite (NaN, inf latents) or a `norm` std is 0 (constant)."
         st, f = self.raw_stats, self.path / 'latents.npy'
         keys = ('element_mean', 'element_std', 'channel_mean', 'channel_std')
         _expect(all(np.isfinite(st[k]).all() for k in keys),

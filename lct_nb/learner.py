@@ -92,14 +92,15 @@ def _vae_latent_channels(name: str) -> int|None:
     except (OSError, ValueError, KeyError, TypeError): return None
 
 def training_data(cfg: TrainConfig) -> LatentCache:
-    "The latent cache of --data, loaded as `cfg` normalises it and fit to train on; else a one-line `UserError` naming --data."
+    "The latent cache of --data as `cfg` normalises it, if a run can train on it; else a `UserError` naming --data."
     flag = f'--data {cfg.data}'
     try: data = load_latent_cache(latent_cache_path(cfg.data), norm=cfg.latent_norm, tail=cfg.tail)
     except (ValueError, FileNotFoundError) as e: raise UserError(f"{flag}: {e}") from None
     (c, h, w), vae = data.shape, str(data.meta.get('vae', ''))
     if h != w: raise UserError(f"{flag}: latents of shape {data.shape} are not square; the UNet takes H = W")
     try: unet_config(cfg.net, recipe_of(cfg).norm, c, h)
-    except ValueError as e: raise UserError(f"{flag}: latents of shape {data.shape} do not fit --net {cfg.net} ({e})") from None
+    except ValueError as e:
+        raise UserError(f"{flag}: latents of shape {data.shape} do not fit --net {cfg.net} ({e})") from None
     if (vc := _vae_latent_channels(vae)) is not None and vc != c:
         raise UserError(f"{flag}: {c}-channel latents, but its VAE {vae or BUNDLED_VAE} makes {vc}-channel ones: "
                         "samples could not be decoded")

@@ -48,7 +48,7 @@ class LCTScheduler(SchedulerMixin, ConfigMixin):
         levels = dict(sigma_min=sigma_min, two_step_sigma=two_step_sigma, sigma_max=sigma_max)
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (*levels.values(), sigma_data)) \
            or not (0 < sigma_min < two_step_sigma < sigma_max and sigma_data > 0):
-            raise ValueError(f"scheduler: expected finite 0 < sigma_min < two_step_sigma < sigma_max and sigma_data > 0, "
+            raise ValueError("scheduler: expected finite 0 < sigma_min < two_step_sigma < sigma_max, sigma_data > 0; "
                              f"got {dict(levels, sigma_data=sigma_data)}")
         self.stats = stats_from_dict(latent_stats) if latent_stats else None
 
@@ -66,7 +66,7 @@ class LCTScheduler(SchedulerMixin, ConfigMixin):
 MAX_BATCH_SIZE = 1 << 16   # images in one call; more: call the pipeline several times
 
 def _checked_args(batch_size, generator, latents) -> tuple:
-    "(batch_size as an int, generator: None, a generator or a list) of a call; a `ValueError`/`TypeError` naming the argument."
+    "(batch_size as an int, generator: None, one or a list) of a call; a `ValueError`/`TypeError` naming the argument."
     if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if batch_size > MAX_BATCH_SIZE:
@@ -181,10 +181,10 @@ def write_checksums(folder) -> Path:
     return atomic_write(folder/CHECKSUMS, lambda t: t.write_text(lines))
 
 _SUM_LINE = re.compile(r'(?P<sha>[0-9a-f]{64})  (?P<name>[^/\x00][^\x00]*)')   # `<sha256>  <relative path>`
-_LOADED = ('.json', '.safetensors', '.bin', '.pt', '.pth', '.ckpt', '.msgpack', '.py', '.onnx')   # what diffusers may read
+_LOADED = ('.json', '.safetensors', '.bin', '.pt', '.pth', '.ckpt', '.msgpack', '.py', '.onnx')   # diffusers reads
 
 def _listed(folder:Path, sums:Path) -> dict:
-    "{relative path: SHA-256} of checksums.sha256 `sums`; a missing, unreadable, empty or malformed list is a one-line `ValueError`."
+    "{relative path: SHA-256} of checksums.sha256 `sums`; a missing, unreadable, empty or malformed list: `ValueError`."
     if not sums.is_file():
         raise ValueError(f"{sums}: missing; an exported folder lists the SHA-256 of its files there (export it again)")
     try: text = sums.read_text()
@@ -201,7 +201,7 @@ def _listed(folder:Path, sums:Path) -> dict:
     return listed
 
 def check_checksums(folder):
-    "A one-line `ValueError` naming the first problem: folder/checksums.sha256 missing or malformed, a file it lists missing or differing, a file diffusers reads not listed."
+    "A one-line `ValueError` naming the first problem of folder/checksums.sha256 (`_listed`) or of a file (un)listed."
     folder = Path(folder)
     sums = folder/CHECKSUMS
     listed = _listed(folder, sums)
@@ -221,7 +221,7 @@ def save_pretrained(self:LCTPipeline, save_directory, **kwargs):
 
 @patch(cls_method=True)
 def from_pretrained(cls:LCTPipeline, pretrained_model_name_or_path, **kwargs):
-    "diffusers' `from_pretrained`, a local folder checked first (`check_checksums`, its scheduler), then every weight checked finite."
+    "diffusers' `from_pretrained`: a local folder checked first (`check_checksums`, scheduler), then the weights."
     where = Path(pretrained_model_name_or_path)
     if where.is_dir():
         check_checksums(where)
@@ -233,12 +233,12 @@ def from_pretrained(cls:LCTPipeline, pretrained_model_name_or_path, **kwargs):
         m = getattr(pipe, name, None)
         sd = {} if m is None else m.state_dict()
         if bad := [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]:
-            raise ValueError(f"{where/name}: its weights hold NaN or infinite values ({len(bad)} tensors, e.g. {bad[0]}); "
-                             "they cannot make images")
+            raise ValueError(f"{where/name}: its weights hold NaN or infinite values ({len(bad)} tensors, "
+                             f"e.g. {bad[0]}); they cannot make images")
     return pipe
 
 def _check_scheduler(f:Path):
-    "A one-line `ValueError` naming scheduler_config.json `f` if it makes no `LCTScheduler` (a missing one is diffusers' to name)."
+    "A one-line `ValueError` naming scheduler_config.json `f` if it makes no `LCTScheduler` (missing: diffusers')."
     if not f.is_file(): return
     try: LCTScheduler.from_config(json.loads(f.read_text()))
     except (ValueError, TypeError, KeyError) as e: raise ValueError(f"{f}: {' '.join(str(e).split())}") from None

@@ -98,7 +98,7 @@ def test_damaged_meta_json_of_out_dir(tmp_path, capsys):
     imgs, out = _images(tmp_path/'imgs'), tmp_path/'cache'
     assert latents(capsys, imgs, out)[0] == 0
     m = out/'meta.json'; m.write_text(m.read_text()[:40])
-    refused('latents', *latents(capsys, imgs, out), f'{m} is not valid JSON', '--overwrite')
+    refused('latents', *latents(capsys, imgs, out), f'{m} is not a JSON object', '--overwrite')
     assert latents(capsys, imgs, out, overwrite=True)[0] == 0 and json.loads(m.read_text())['complete']
 
 
@@ -264,7 +264,7 @@ def _nan(f): _ref(f, mu=np.full(64, np.nan))
 def _cut(f): _ref(f); f.write_bytes(f.read_bytes()[:len(f.read_bytes()) // 2])
 
 
-REF_FAULTS = {'not symmetric': (_asym, 'sigma is not symmetric'), 'not PSD': (_not_psd, 'not positive semi-definite'),
+REF_FAULTS = {'not symmetric': (_asym, 'sigma is not a covariance'), 'not PSD': (_not_psd, 'least eigenvalue -1'),
               'NaN mean': (_nan, 'NaN'), 'truncated': (_cut, 'is not a statistics .npz')}
 
 
