@@ -5,31 +5,34 @@ The audit, file by file (what happens now; the test that shows it):
 
 | file | fault | what happens now | test |
 |---|---|---|---|
-| latents OUT_DIR | `--overwrite` on a cache holding the user's files | refused, exit 2, one line; nothing removed | test_overwrite_keeps_what_the_cache_did_not_write |
-| latents OUT_DIR | the image folder, or a folder holding it | refused, exit 2, one line; the images untouched | test_cache_in_the_image_folder_refused |
-| latents OUT_DIR | `--overwrite` on a cache with its shards, temporaries, cached FID reference | those removed, a fresh cache | test_overwrite_replaces_the_caches_own_files |
-| latents OUT_DIR/meta.json | not JSON | exit 2, one line naming it | test_damaged_meta_json_of_out_dir |
-| bundled digits cache | meta.json damaged | rebuilt on next use | test_damaged_bundled_cache_is_rebuilt |
+| latents OUT_DIR | `--overwrite` on a cache that also holds the user's files | exit 2, one line naming them; nothing removed | test_overwrite_keeps_what_the_cache_did_not_write |
+| latents OUT_DIR | the image folder, or a folder holding it | exit 2, one line; the images untouched | test_cache_in_the_image_folder_refused |
+| latents OUT_DIR | `--overwrite` over shards, temporaries, a cached FID reference | only the cache's own files removed; a fresh cache | test_overwrite_replaces_the_caches_own_files |
+| latents OUT_DIR/meta.json | cut short | exit 2, one line naming it and --overwrite | test_damaged_meta_json_of_out_dir |
+| bundled digits cache (user cache folder) | meta.json emptied | built again on next use | test_damaged_bundled_cache_is_rebuilt |
 | latents shards, latents.npy, stats.npz | truncated, flipped, pickled | re-encoded, or refused naming the file | test_faults_data.py |
 | latents OUT_DIR | full disk, read-only | exit 1 / exit 2, one line | test_faults_cleanup.py |
-| train --data | NaN/Inf, constant, 7×7, non-square, 3-channel latents | exit 2 before any step, one line naming --data | test_train_refuses_unusable_latents |
-| evaluate --ref | truncated, not symmetric, not PSD, NaN, wrong width | exit 2, one line naming the file | test_evaluate_refuses_bad_ref |
-| evaluate cached reference | truncated, non-finite | computed again, said on stderr, the score | test_damaged_cached_reference_is_rebuilt |
-| evaluate --ckpt, --latents, --out | truncated, flipped, read-only, full disk | test_faults_data.py, test_faults_cleanup.py | |
-| checkpoint, export | file-size limit (`ulimit -f`) | the full-disk line: train exit 1 "stopped: no space left", export exit 1 | test_file_size_limit_is_no_space |
-| export at the end of train | full disk | "lct_nb.train: stopped: no space left … model", exit 1 | test_full_disk_at_the_final_export |
-| export checksums.sha256 | missing, empty, unreadable, malformed line, a weight file not listed | refused, one line naming the file (and line) | test_pipeline_checksum_list_faults |
-| export weights | NaN with a checksum list that matches | refused on load, naming the component | test_pipeline_nonfinite_weights_refused |
-| export scheduler_config.json | NaN or zero latent std | refused on load | test_pipeline_nonfinite_weights_refused |
-| LCTPipeline() | batch_size 10**12, numpy ints, generator=0 | ValueError / accepted / TypeError | test_pipeline_arguments |
+| train --data latents | NaN, Inf, constant, 7×7, 8×16, 3 channels for a 4-channel VAE | exit 2 before any step, one line naming --data | test_train_refuses_unusable_latents |
+| train --data meta.json | not JSON | exit 2, one line, but it does not name the file (chapter 16a's check; not changed here) | none |
+| evaluate --ref | not symmetric, not PSD, NaN, truncated | exit 2, one line naming the file | test_evaluate_refuses_bad_ref |
+| evaluate's cached reference | truncated | computed again (one note naming it), file replaced, the score | test_damaged_cached_reference_is_rebuilt |
+| evaluate --ckpt, --latents, --out | truncated, flipped, read-only, full disk | one line each | test_faults_data.py, test_faults_cleanup.py |
+| checkpoint | file-size limit (`ulimit -f`) | "lct_nb.train: stopped: no space left … step….pt", exit 1, no partial file | test_file_size_limit_is_no_space |
+| checkpoint without its .sha256 | flipped bytes in a weight | loads (unchecked); NaN/Inf weights refused by `model_of` (chapter 15; not changed here) | none |
+| export OUT_DIR | file-size limit; full disk | exit 1, one line "OUT_DIR …: no space left on the device" | test_file_size_limit_is_no_space; test_full_disk_during_export |
+| export at the end of train | full disk | "lct_nb.train: stopped: no space left … model", exit 1, checkpoint intact | test_full_disk_at_the_final_export |
+| checkpoint's recorded latent stats | NaN std | export exits 2, one line naming the checkpoint | test_export_of_a_checkpoint_with_unusable_statistics |
+| export checksums.sha256 | deleted, emptied, not UTF-8, malformed line, a weights file unlisted | refused, one line naming the list (and line or file) | test_pipeline_checksum_list_faults |
+| export weights, scheduler_config.json | NaN, with checksums.sha256 rewritten to match | refused on load, naming the component | test_pipeline_nonfinite_weights_refused |
+| LCTPipeline() arguments | batch_size 10**12, np.int64(2), generator=0 | ValueError / 2 images / TypeError | test_pipeline_arguments |
 """
-import json, os, re, resource, shutil, subprocess
+import json, resource, shutil
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
 
-from lct_nb.cache import write_latent_cache, encode_folder, bundled_latents
+from lct_nb.cache import write_latent_cache, bundled_latents
 from lct_nb.vae import BUNDLED_VAE
 from test_train import train_in_process
 from test_faults_train import _tmpfs
@@ -154,7 +157,7 @@ def file_size_limit(nbytes):
 
 
 def test_file_size_limit_is_no_space(run, tmp_path, capsys):
-    "a file-size limit (ulimit -f 10 MB) at a 22 MB checkpoint, and 4 MB at an export → train: exit 1, 'stopped: no space left' naming the checkpoint; export: exit 1, one line naming OUT_DIR; no partial file"
+    "a file-size limit (ulimit -f): 10 MB at a 22 MB checkpoint, 4 MB at an export, 2 KiB at a latents shard → train: 'stopped: no space left' naming the checkpoint; export, latents: one line 'no space left'; exit 1 each, no partial file"
     from lct_nb.export import main as export
     with file_size_limit(10 << 20):
         code, err = train_in_process(tmp_path/'r', *TRAIN, capsys=capsys)
@@ -162,9 +165,12 @@ def test_file_size_limit_is_no_space(run, tmp_path, capsys):
     assert list((tmp_path/'r'/'checkpoints').iterdir()) == []
     with file_size_limit(4 << 20), pytest.raises(SystemExit) as e: export(str(run), str(tmp_path/'model'))
     err = capsys.readouterr().err
-    refused_1 = err.strip().splitlines()
-    assert e.value.code == 1 and refused_1 == [f"lct_nb.export: error: OUT_DIR {tmp_path/'model'}: no space left on the device"], err
+    assert e.value.code == 1 and err.splitlines() == [f"lct_nb.export: error: OUT_DIR {tmp_path/'model'}: no space left on the device"], err
     assert not (tmp_path/'model').exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
+    imgs = _images(tmp_path/'imgs')
+    with file_size_limit(2048): code, err = latents(capsys, imgs, tmp_path/'c')   # a 3 KiB shard
+    line = [l for l in err.replace('\r', '\n').splitlines() if l.startswith('lct_nb.latents: error: ')]
+    assert code == 1 and len(line) == 1 and f"no space left on the device to write {tmp_path/'c'}" in line[0], err
 
 
 # ---------------------------------------------------------------- an exported pipeline's files
