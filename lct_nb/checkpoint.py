@@ -7,7 +7,7 @@ __all__ = ['CorruptCheckpoint', 'save_checkpoint', 'checkpoints', 'latest_checkp
            'nonfinite', 'set_aside', 'model_of']
 
 # %% ../nbs/15_checkpoint.ipynb #aa3d16ba
-import hashlib, pickle, zipfile
+import hashlib, pickle, re, zipfile
 from pathlib import Path
 import torch
 from .core import atomic_write, UserError
@@ -68,7 +68,10 @@ def load_checkpoint(path, map_location='cpu',
     "A checkpoint (a folder: its latest), weights only, checksum checked first; `CorruptCheckpoint` names a bad file."
     path = _resolve(path)
     s = _sum_path(path)
-    if s.exists() and s.read_text().strip() != _digest(path):
+    want = s.read_bytes().decode('ascii', 'replace').strip() if s.exists() else None
+    if want is not None and not re.fullmatch('[0-9a-f]{64}', want):
+        raise CorruptCheckpoint(f'{path}: its checksum file {s.name} is damaged (not a SHA-256); it cannot be checked')
+    if want is not None and want != _digest(path):
         raise CorruptCheckpoint(f'{path}: its bytes do not match the checksum in {s.name} (corrupt or altered)')
     try: st = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:

@@ -121,9 +121,9 @@ def beside(fn, # a function of no arguments, run without gradients, e.g. a stop-
 
 # %% ../nbs/13_core.ipynb #9d178444
 def _enospc(e: BaseException) -> bool:
-    "Whether `e`, or an exception it was raised from or while handling, is a full disk (ENOSPC)."
+    "Whether `e` or an exception in its chain is a full disk: ENOSPC, a quota, or a file over `ulimit -f` (EFBIG)."
     while e is not None:
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC: return True
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT): return True
         e = e.__cause__ or e.__context__
     return False
 
@@ -181,8 +181,9 @@ def writable_dir(path) -> Path:
     return p
 
 def no_space(e: BaseException) -> bool:
-    "Whether `e` is a full disk: an ENOSPC `OSError` in its chain, or an error whose message says so (safetensors')."
-    return _enospc(e) or any(s in str(e) for s in ('No space left', 'StorageFull'))
+    "Whether `e` is a full disk (quota, size limit): an `OSError` in its chain, or a message saying so (safetensors')."
+    return _enospc(e) or any(s in str(e) for s in ('No space left', 'StorageFull', 'File too large', 'FileTooLarge',
+                                                   'Disk quota exceeded'))
 
 
 # %% ../nbs/13_core.ipynb #2fdc5651

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_export.ipynb #1c62f398
 from __future__ import annotations
-import os, pickle, shutil
+import errno, os, pickle, shutil
 from pathlib import Path
 from .core import UserError, exit_error, call_cli, write_json, writable_dir, no_space
 from .checkpoint import checkpoints, load_checkpoint, model_of
@@ -77,7 +77,9 @@ def recorded_stats(st:dict) -> tuple:
     "(`LatentStats`, VAE name) a checkpoint recorded of the cache it trained on; else those `run_stats` reads."
     rec = st.get('latents')
     if rec is None: return run_stats(st['config'], st['model_config']['net'])
-    return stats_from_dict(rec['stats']), rec['vae']
+    try: return stats_from_dict(rec['stats']), rec['vae']
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"the checkpoint's record of its latent statistics is unusable ({e})") from None
 
 # %% ../nbs/18_export.ipynb #98d629c1
 def make_scheduler(st:dict, # a checkpoint's state
@@ -108,14 +110,14 @@ def _check_out(out_dir) -> Path:
     return out
 
 def _write(pipe:LCTPipeline, out:Path, info:dict) -> Path:
-    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk is a `UserError`."
+    "Write export.json and `pipe` to a temporary folder beside `out`, renamed to `out`; a full disk: `OSError` ENOSPC."
     tmp = out.parent/f'.{out.name}.{os.getpid()}.tmp'
     try:
         write_json(tmp/'export.json', info)
         pipe.save_pretrained(tmp)   # after export.json: its checksums cover it
         os.replace(tmp, out)
     except Exception as e:
-        if no_space(e): raise UserError(f"OUT_DIR {out}: no space left on the device") from None
+        if no_space(e): raise OSError(errno.ENOSPC, f"no space left on the device to write {out}") from None
         raise
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -128,7 +130,9 @@ def export_run(run_dir, # a run folder of `lct_nb.train`
     "Write one EMA of a run's checkpoint as a self-contained `LCTPipeline` folder `out_dir`; returns its path."
     out = _check_out(out_dir)
     path, st = latest_state(run_dir, step)
-    net, (stats, vae_name) = ema_network(st, ema), recorded_stats(st)
+    net = ema_network(st, ema)
+    try: stats, vae_name = recorded_stats(st)
+    except UserError as e: raise UserError(f"{path}: {e}") from None
     vae, vae_id = vae_component(vae_name)
     pipe = LCTPipeline(unet=net, scheduler=make_scheduler(st, stats), vae=vae, vae_id=vae_id)
     rates = st['config'].get('ema_rates', [])
@@ -145,6 +149,8 @@ def main(run_dir:str, # a run folder of `python -m lct_nb.train` (its checkpoint
     "Export a trained run as a self-contained diffusers folder that `LCTPipeline.from_pretrained` loads."
     try: out = export_run(run_dir, out_dir, ema, step)
     except UserError as e: exit_error('export', e)
+    except OSError as e:   # a full disk, or another failure to write: not a flag mistake
+        exit_error('export', f"OUT_DIR {out_dir}: no space left on the device" if no_space(e) else e, 1)
     print(out)
     return out
 

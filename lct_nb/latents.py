@@ -27,6 +27,7 @@ def _check_stats(mean, std, kind:str, tail:float, tail_moments):
         need = '(C,H,W)' if kind == 'element' else '(C,)'
         raise ValueError(f"stats: kind {kind!r} needs {need} mean/std, got {tuple(mean.shape)}")
     if not (torch.isfinite(std).all() and (std > 0).all()): raise ValueError("stats: std must be finite and > 0")
+    if not torch.isfinite(mean).all(): raise ValueError("stats: mean must be finite")
     if not (math.isfinite(tail) and tail >= 0):
         raise ValueError(f"stats: tail must be a finite number >= 0, got {tail!r}")
     if tail and tail_moments is None:
@@ -125,9 +126,18 @@ class LatentCache:
         es, cs = self.raw_stats['element_mean'].shape, self.raw_stats['channel_mean'].shape
         _expect(es == want[1:] and cs == want[1:2],
                 f"{self.path/'stats.npz'}: statistics of shape {es} do not match latents {want[1:]}")
+        self._check_spread(norm)
         self.stats = self._stats(norm, sigma_data)
         if verify: self._verify()
         if tail: self.stats = self._stats(norm, sigma_data, tail)
+    def _check_spread(self, norm):
+        "A one-line `UserError` if the statistics are not finite (NaN, inf latents) or a `norm` std is 0 (constant)."
+        st, f = self.raw_stats, self.path / 'latents.npy'
+        keys = ('element_mean', 'element_std', 'channel_mean', 'channel_std')
+        _expect(all(np.isfinite(st[k]).all() for k in keys),
+                f"{f}: holds NaN or infinite values (its statistics in stats.npz are not finite); encode it again")
+        zero = int((st[f'{norm}_std'] == 0).sum())
+        _expect(not zero, f"{f}: constant latents ({zero} {norm} std(s) of 0 in stats.npz): they cannot be normalised")
     def _stats(self, norm, sigma_data, tail=0.):
         "The `LatentStats` of the cache, per `norm`; with a `tail`, its moments come from one pass over the cache."
         st, moments = self.raw_stats, self._tail_moments(tail) if tail else None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_metrics.ipynb #d72b69c1
 from __future__ import annotations
-import errno, hashlib, json, os
+import errno, hashlib, json, os, sys, zipfile, zlib
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +32,16 @@ def _sym_sqrt(a: np.ndarray) -> np.ndarray:
     w, v = np.linalg.eigh((a + a.T) / 2)
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
-def _check_stats(mu, sigma, name):
+def _check_stats(mu, sigma, name, tol=1e-6): # tol: asymmetry and negative eigenvalues allowed, relative to |sigma|
+    "float64 `mu`, `sigma` if a finite (D,) mean and a finite, symmetric, PSD (D, D) covariance; else a `ValueError`."
     mu, sigma = np.atleast_1d(np.asarray(mu, np.float64)), np.atleast_2d(np.asarray(sigma, np.float64))
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
         raise ValueError(f"{name}: expected mu (D,) and sigma (D,D), got {mu.shape} and {sigma.shape}")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()): raise ValueError(f"{name}: statistics contain NaN/inf")
+    scale, low = tol * max(float(np.abs(sigma).max()), 1e-300), float(np.linalg.eigvalsh(sigma)[0])
+    if (asym := float(np.abs(sigma - sigma.T).max())) > scale or low < -scale:
+        raise ValueError(f"{name}: sigma is not a covariance: not symmetric (max |sigma - sigma.T| = {asym:.3g}) "
+                         f"or not positive semi-definite (least eigenvalue {low:.3g})")
     return mu, sigma
 
 # %% ../nbs/08a_metrics.ipynb #2650448c
@@ -298,16 +303,19 @@ def save_stats(path, feats, **meta):
             np.savez(f, mu=mu, sigma=sigma, feats=np.asarray(feats, np.float32), meta=json.dumps(meta))
     atomic_write(path, write)   # a reader (another rank, another run) sees no file or the whole file
 
+_NPZ_ERRORS = (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)   # np.load of damaged bytes
 def load_stats(path) -> dict:
-    "Load a stats file of `save_stats`, or a bare `mu`/`sigma` .npz of pytorch-fid/EDM (feats None, meta {})."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"reference statistics not found: {path}")
+    "A stats file of `save_stats`, or a bare `mu`/`sigma` .npz of pytorch-fid/EDM (feats None, meta {}), checked."
+    if not (path := Path(path)).exists(): raise FileNotFoundError(f"reference statistics not found: {path}")
     try:
-        with np.load(path) as z:
-            return dict(mu=z['mu'], sigma=z['sigma'], feats=z['feats'] if 'feats' in z else None,
-                        meta=json.loads(str(z['meta'])) if 'meta' in z else {})
-    except (KeyError, OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a statistics .npz with arrays mu and sigma ({e})") from None
+        with np.load(path, allow_pickle=False) as z:
+            st = dict(mu=z['mu'], sigma=z['sigma'], feats=z['feats'] if 'feats' in z else None,
+                      meta=json.loads(str(z['meta'])) if 'meta' in z else {})
+    except _NPZ_ERRORS as e: raise ValueError(f"{path} is not a statistics .npz of arrays mu and sigma ({e})") from None
+    _check_stats(st['mu'], st['sigma'], path)   # finite, symmetric, PSD
+    if (f := st['feats']) is not None and (f.ndim != 2 or f.shape[1] != len(st['mu']) or not np.isfinite(f).all()):
+        raise ValueError(f"{path}: feats of shape {f.shape} are not finite {len(st['mu'])}-d features")
+    return st
 
 _NOT_CACHED = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)   # readable, not writable
 
@@ -322,14 +330,16 @@ def reference_stats(path,                     # cache file (.npz)
                     batch_size: int = 256,    # images per forward pass
                     **meta,                   # extra header fields, e.g. source='sklearn digits'
                    ) -> dict:
-    "Reference statistics of a data set under `extractor`, computed on first use, cached to `path` where it can be."
-    path = Path(path)
-    if path.exists():
-        st = load_stats(path)
-        if st['meta'].get('extractor') != extractor.name:
-            raise ValueError(f"{path} holds features of extractor {st['meta'].get('extractor')!r}, not "
-                             f"{extractor.name!r}: delete it or pass another path")
-        return st
+    "Reference statistics of a data set under `extractor`, computed on first use (or over a damaged file), cached."
+    path, st = Path(path), None
+    try: st = load_stats(path) if path.exists() else None
+    except ValueError as e:   # damaged: computed again below if it can be (the file replaced), else refused
+        if images is None: raise
+        print(f"lct_nb: note: {e}; computing the reference statistics again", file=sys.stderr)
+    if st is not None and st['meta'].get('extractor') != extractor.name:
+        raise ValueError(f"{path} holds features of extractor {st['meta'].get('extractor')!r}, not "
+                         f"{extractor.name!r}: delete it or pass another path")
+    if st is not None: return st
     if images is None: raise FileNotFoundError(f"{path} does not exist and no `images` were given to compute it")
     feats = extract_features(extractor, images() if callable(images) else images, batch_size)
     meta = dict(extractor=extractor.name, n=len(feats), **meta)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/19_pipeline.ipynb #829fa672
 from __future__ import annotations
-import torch
+import json, math, numbers, re
+import numpy as np, torch
 from torch import Tensor
 from diffusers import DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, ConfigMixin, AutoencoderKL
 from diffusers.configuration_utils import register_to_config
@@ -17,7 +18,8 @@ from .latents import LatentStats, denormalize, decode
 from .sampling import sample, prior, PAPER_TWO_STEP
 
 # %% auto #0
-__all__ = ['CHECKSUMS', 'stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline', 'write_checksums', 'check_checksums']
+__all__ = ['MAX_BATCH_SIZE', 'CHECKSUMS', 'stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline', 'write_checksums',
+           'check_checksums']
 
 # %% ../nbs/19_pipeline.ipynb #467ac3d8
 def stats_to_dict(stats:LatentStats) -> dict:
@@ -43,6 +45,11 @@ class LCTScheduler(SchedulerMixin, ConfigMixin):
                  sigma_data:float=0.5,        # σ_data of the parameterisation c_skip, c_out, c_in
                  two_step_sigma:float=PAPER_TWO_STEP[1], # the second level of 2-step sampling
                  latent_stats:dict|None=None): # `stats_to_dict` of the training latents (None: the VAE's own latents)
+        levels = dict(sigma_min=sigma_min, two_step_sigma=two_step_sigma, sigma_max=sigma_max)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (*levels.values(), sigma_data)) \
+           or not (0 < sigma_min < two_step_sigma < sigma_max and sigma_data > 0):
+            raise ValueError("scheduler: expected finite 0 < sigma_min < two_step_sigma < sigma_max, sigma_data > 0; "
+                             f"got {dict(levels, sigma_data=sigma_data)}")
         self.stats = stats_from_dict(latent_stats) if latent_stats else None
 
     def levels(self, num_inference_steps:int=1) -> tuple:
@@ -56,6 +63,27 @@ class LCTScheduler(SchedulerMixin, ConfigMixin):
         return latents if self.stats is None else denormalize(latents, self.stats)
 
 # %% ../nbs/19_pipeline.ipynb #9f22d426
+MAX_BATCH_SIZE = 1 << 16   # images in one call; more: call the pipeline several times
+
+def _checked_args(batch_size, generator, latents) -> tuple:
+    "(batch_size as an int, generator: None, one or a list) of a call; a `ValueError`/`TypeError` naming the argument."
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size > MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size {batch_size} is more than {MAX_BATCH_SIZE} images in one call; "
+                         "call the pipeline several times")
+    if isinstance(generator, tuple): generator = list(generator)
+    if not (generator is None or isinstance(generator, torch.Generator) or
+            isinstance(generator, list) and all(isinstance(g, torch.Generator) for g in generator)):
+        got = type(generator).__name__ if not isinstance(generator, list) else \
+              'a list holding ' + ', '.join(sorted({type(g).__name__ for g in generator}))
+        raise TypeError(f"generator must be a torch.Generator, a list of them (one per image) or None, got {got}")
+    if latents is not None and not isinstance(latents, Tensor):
+        raise TypeError(f"latents must be a torch.Tensor, got {type(latents).__name__}")
+    if latents is not None and not bool(torch.isfinite(latents).all()):
+        raise ValueError("latents hold NaN or infinite values")
+    return int(batch_size), generator
+
 class LCTPipeline(DiffusionPipeline):
     "1- or 2-step generation with a latent consistency model: σ_0·z → f_θ (→ re-noise → f_θ) → denormalise → decode."
     model_cpu_offload_seq = 'unet->vae'
@@ -79,8 +107,7 @@ class LCTPipeline(DiffusionPipeline):
         "Generate `batch_size` images with `num_inference_steps` evaluations of the consistency model."
         if output_type not in ('pil', 'np', 'pt', 'latent'):
             raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size, generator = _checked_args(batch_size, generator, latents)
         if isinstance(generator, list) and len(generator) != batch_size:
             raise ValueError(f"generator: a list of {len(generator)} generators for batch_size {batch_size}; "
                              "pass one per image")
@@ -153,13 +180,35 @@ def write_checksums(folder) -> Path:
     lines = ''.join(f'{_sha256(p)}  {p.relative_to(folder).as_posix()}\n' for p in files)
     return atomic_write(folder/CHECKSUMS, lambda t: t.write_text(lines))
 
+_SUM_LINE = re.compile(r'(?P<sha>[0-9a-f]{64})  (?P<name>[^/\x00][^\x00]*)')   # `<sha256>  <relative path>`
+_LOADED = ('.json', '.safetensors', '.bin', '.pt', '.pth', '.ckpt', '.msgpack', '.py', '.onnx')   # diffusers reads
+
+def _listed(folder:Path, sums:Path) -> dict:
+    "{relative path: SHA-256} of checksums.sha256 `sums`; a missing, unreadable, empty or malformed list: `ValueError`."
+    if not sums.is_file():
+        raise ValueError(f"{sums}: missing; an exported folder lists the SHA-256 of its files there (export it again)")
+    try: text = sums.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{sums}: unreadable ({' '.join(str(e).split())}); export the folder again") from None
+    listed = {}
+    for i, line in enumerate(text.splitlines(), 1):
+        m = _SUM_LINE.fullmatch(line)
+        if m is None or '..' in Path(m['name']).parts or m['name'] in listed:
+            raise ValueError(f"{sums}, line {i}: not '<64 hex digits>  <file in the folder>' once per file: "
+                             f"{line[:80]!r}; export the folder again")
+        listed[m['name']] = m['sha']
+    if not listed: raise ValueError(f"{sums}: lists no file; export the folder again")
+    return listed
+
 def check_checksums(folder):
-    "A one-line `ValueError` naming the first file in folder/checksums.sha256 missing or differing (no list: no check)."
+    "A one-line `ValueError` naming the first problem of folder/checksums.sha256 (`_listed`) or of a file (un)listed."
     folder = Path(folder)
     sums = folder/CHECKSUMS
-    if not sums.is_file(): return
-    for line in sums.read_text().splitlines():
-        want, _, name = line.partition('  ')
+    listed = _listed(folder, sums)
+    for p in sorted(folder.rglob('*')):
+        if p.is_file() and p.suffix in _LOADED and p.relative_to(folder).as_posix() not in listed:
+            raise ValueError(f"{p}: not listed in {sums}; export the folder again")
+    for name, want in listed.items():
         f = folder/name
         if not f.is_file(): raise ValueError(f"{f}: missing, though {sums} lists it; export the folder again")
         if _sha256(f) != want: raise ValueError(f"{f}: its bytes do not match its SHA-256 in {sums} (damaged, altered)")
@@ -172,9 +221,25 @@ def save_pretrained(self:LCTPipeline, save_directory, **kwargs):
 
 @patch(cls_method=True)
 def from_pretrained(cls:LCTPipeline, pretrained_model_name_or_path, **kwargs):
-    "diffusers' `from_pretrained`, after checking a local folder's files against its checksums.sha256."
-    if Path(pretrained_model_name_or_path).is_dir(): check_checksums(pretrained_model_name_or_path)
+    "diffusers' `from_pretrained`: a local folder checked first (`check_checksums`, scheduler), then the weights."
+    where = Path(pretrained_model_name_or_path)
+    if where.is_dir():
+        check_checksums(where)
+        _check_scheduler(where/'scheduler'/LCTScheduler.config_name)
     if importlib.util.find_spec('accelerate') is None:   # diffusers' own fallback, without its advice to install it
         kwargs.setdefault('low_cpu_mem_usage', False)
-    return super(LCTPipeline, cls).from_pretrained(pretrained_model_name_or_path, **kwargs)
+    pipe = super(LCTPipeline, cls).from_pretrained(pretrained_model_name_or_path, **kwargs)
+    for name in ('unet', 'vae'):
+        m = getattr(pipe, name, None)
+        sd = {} if m is None else m.state_dict()
+        if bad := [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]:
+            raise ValueError(f"{where/name}: its weights hold NaN or infinite values ({len(bad)} tensors, "
+                             f"e.g. {bad[0]}); they cannot make images")
+    return pipe
+
+def _check_scheduler(f:Path):
+    "A one-line `ValueError` naming scheduler_config.json `f` if it makes no `LCTScheduler` (missing: diffusers')."
+    if not f.is_file(): return
+    try: LCTScheduler.from_config(json.loads(f.read_text()))
+    except (ValueError, TypeError, KeyError) as e: raise ValueError(f"{f}: {' '.join(str(e).split())}") from None
 
