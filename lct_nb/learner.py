@@ -6,7 +6,7 @@
 __all__ = ['COMPILE_BACKEND', 'batches', 'Forwards', 'BesideForwards', 'CompiledForwards', 'Trainer']
 
 # %% ../nbs/16c_learner.ipynb #bb7dcd5d
-import copy, math, os
+import copy, math, os, sys
 from contextlib import nullcontext
 from pathlib import Path
 from .core import init_distributed, host_read, beside
@@ -14,7 +14,7 @@ import torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
-from .config import TrainConfig, recipe_of, _due, _stage_of
+from .config import TrainConfig, recipe_of, flag_warnings, _due, _stage_of
 from .objective import ct_batch, ct_forwards, ct_objective, ct_loss, loss_scale
 from .losses import checked_c
 from .nets import unet_config, model_config, build_model, keep_layout
@@ -293,6 +293,7 @@ def _stage_boundary(k, cfg, recipe):
 def fit(self: Trainer):
     "Train from the current step to `total_steps`, the run dir locked and SIGINT/SIGTERM caught (the run guard)."
     self.claim()
+    for w in flag_warnings(self.cfg, self.device) if self.is_main else []: print(w, file=sys.stderr)
     try:
         with caught_signals(self): self.loop()
     except BaseException:   # a stop (signal, NaN streak, lost agent) or an error: callbacks tidy up
