@@ -113,3 +113,17 @@ def test_cgroup_v2_quota_caps_threads():
                 f"exec {sys.executable} -c 'from lct_nb.threads import usable_cpus, cgroup_cpus; "
                 "print(usable_cpus(), cgroup_cpus())'")
         assert _run(['unshare', '-m', 'sh', '-c', code]).stdout.split() == [str(want), str(int(quota.split()[0]) / 1e5)]
+
+
+def test_spin_note_command_continues_the_run(tmp_path, capsys):
+    "The command SpinNote advises, run as printed, continues the run: its launch, its flags, --resume, sleeping threads."
+    from lct_nb.train import main, parse_config
+    from lct_nb.callbacks import resume_command
+    args = ['--run_dir', str(tmp_path/'r'), '--total_steps', '2', '--batch_size', '8', '--no-export', '--n_samples', '4']
+    main(args)
+    cmd = resume_command(parse_config(args))
+    assert cmd.startswith('OMP_WAIT_POLICY=PASSIVE python -m lct_nb.train ') and cmd.endswith(' --resume'), cmd
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    res = _run(['sh', '-c', cmd], PATH=path, OMP_DISPLAY_ENV='VERBOSE')   # from ROOT, as a user's shell would
+    assert f"resumed {tmp_path/'r'/'checkpoints'/'step0000002.pt'} at step 2" in res.stderr, res.stderr[-3000:]
+    assert "GOMP_SPINCOUNT = '0'" in res.stderr, res.stderr[-3000:]
