@@ -16,6 +16,8 @@ from tqdm.auto import tqdm
 from .config import TrainConfig, config_flags, _due, _stage_of
 from .threads import launch_command
 from .objective import LCTConfig, calibrated_c
+from .images import decode_to_images, save_image_grid
+from .export import export_run
 from .sampling import sample, prior, two_step_sigmas
 from .guard import json_line
 
@@ -147,7 +149,6 @@ class SampleGrids(Callback):
         if tr.is_main and _due(tr.step, tr.cfg.sample_every, tr.cfg.total_steps): self.grids()
     @torch.no_grad()
     def grids(self) -> list:
-        from lct_nb.images import decode_to_images, save_image_grid   # the VAE's side, loaded when a grid is due
         tr, paths = self.trainer, []
         model, shape = (tr.emas or [tr.model])[0], (tr.cfg.n_samples, *tr.data.shape)
         for name, sigmas in (('1step', (tr.recipe.sigma_max,)), ('2step', two_step_sigmas())):
@@ -186,7 +187,6 @@ class Export(Callback):
     def after_fit(self):
         tr = self.trainer
         if not tr.is_main: return
-        from lct_nb.export import export_run   # diffusers' pipeline, loaded when a run exports
         shutil.rmtree(tr.run_dir/'model', ignore_errors=True)   # a previous export of this run (ours to replace)
         print(f"lct_nb.train: exported {export_run(tr.run_dir, tr.run_dir/'model')}", file=sys.stderr)
 

@@ -107,7 +107,15 @@ class Trainer(RunGuard):
         cbs = default_callbacks(cfg) if cbs is None else list(cbs)
         self.cbs = sorted(recipe_callbacks(self.recipe, cbs), key=lambda cb: cb.order)
         for cb in self.cbs: cb.trainer = self
-        if cfg.resume: self.resume()
+        if cfg.resume: self.resume_held()
+
+    def resume_held(self):
+        "Hold run_dir first, so a run that holds it refuses this one before anything is said; then `resume`."
+        self.hold()
+        try: self.resume()
+        except BaseException:
+            self.release()
+            raise
 
     def build_networks(self):
         "The consistency model and its EMAs, the parameters of each views into one flat buffer (`flatten_parameters`)."
@@ -136,6 +144,7 @@ class Trainer(RunGuard):
         self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
         self.signal, self.stop_t, self.stopping, self.saved_step = None, torch.zeros((), device=self.device), 0, None
         self.lock, self.corrupt, self.changes = None, [], []   # run dir's lock; checkpoints to set aside; events to log
+        self.held = False    # whether `hold` has run dir (rank 0 its lock, every rank the verdict)
         self.counts = None   # the device guard's counters (`count_bad`)
 
     def __call__(self, event: str):
