@@ -132,11 +132,11 @@ def resume_command(cfg: TrainConfig) -> str:
 
 # %% ../nbs/16f_callbacks.ipynb #c47732cb
 class Checkpointer(Callback):
-    "Writes config.json before the first step, and a checkpoint every `ckpt_every` steps and at the end."
+    "Writes config.json as a run starts (a resume keeps it) and a checkpoint every `ckpt_every` steps and at the end."
     order = 20
     def before_fit(self):
         tr = self.trainer
-        if tr.is_main: write_json(tr.run_dir/'config.json', asdict(tr.cfg))
+        if tr.is_main and tr.step == 0: write_json(tr.run_dir/'config.json', asdict(tr.cfg))
     def after_step(self):
         if _due(self.trainer.step, self.trainer.cfg.ckpt_every, self.trainer.cfg.total_steps): self.trainer.save()
 

@@ -60,6 +60,8 @@ def lock_run_dir(run_dir: Path):
         raise UserError(f'--run_dir {run_dir} is in use by {holder}; '
                         'wait for it to finish or choose another --run_dir') from None
     f.seek(0)
+    f.before = f.read()   # the last holder's line, put back if this process gives the run dir up before it starts
+    f.seek(0)
     f.truncate()
     f.write(f'process {os.getpid()} on {socket.gethostname()}\n')
     f.flush()
@@ -112,8 +114,12 @@ class RunGuard:
             names = ', '.join(p.name for p in stale)
             print(f'lct_nb.train: removed {len(stale)} temporary file(s) of a dead process: {names}', file=sys.stderr)
 
-    def release(self):
+    def release(self, undo: bool = False): # the run never started: put back the last holder's line
         "Give up the run dir's lock."
+        if self.lock and undo:
+            self.lock.seek(0)
+            self.lock.truncate()
+            self.lock.write(self.lock.before)
         if self.lock:
             self.lock.close()
             self.lock = None

@@ -114,7 +114,7 @@ class Trainer(RunGuard):
         self.hold()
         try: self.resume()
         except BaseException:
-            self.release()
+            self.release(undo=True)   # a refused resume leaves the run dir as it found it
             raise
 
     def build_networks(self):
