@@ -45,7 +45,7 @@ CLEAR = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUN
 
 def free_cores(seconds=0.5) -> int:
     "Cores not busy over the next `seconds`, from the idle time in /proc/stat (at least 1)."
-    from lct_nb.core import busy_cores   # the policy sets GOMP_SPINCOUNT, so this import leaves OpenMP's wait alone
+    from lct_nb.threads import busy_cores   # torch-free: OpenMP's wait is still unread
     return max(1, round(CPUS - busy_cores(seconds)))
 
 
@@ -69,7 +69,10 @@ def child(a):
     "One cell: apply policy `a.child`, build the default Trainer, time its steps; print one JSON line."
     _, _, threads, overlap = POLICIES[a.child]
     free = free_cores() if threads < 0 else None
-    from lct_nb.train import TrainConfig, Trainer, Forwards, BesideForwards   # before torch, as `python -m lct_nb.train`
+    if a.child == 'default':   # the policy `python -m lct_nb.train` chooses at its start, before torch
+        from lct_nb.threads import start_threads
+        start_threads()
+    from lct_nb.train import TrainConfig, Trainer, Forwards, BesideForwards
     from lct_nb.core import OPENMP_WAIT
     import torch
     with tempfile.TemporaryDirectory() as d:

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EVENTS', 'Callback', 'CalibratedC', 'recipe_callbacks', 'MetricsLog', 'ProgressBar', 'spinning', 'SpinNote',
-           'Checkpointer', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks']
+           'resume_command', 'Checkpointer', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks']
 
 # %% ../nbs/16f_callbacks.ipynb #74c6f415
 import shutil, sys, time
@@ -13,11 +13,12 @@ from .core import host_read, eval_mode, write_json, OPENMP_WAIT
 import numpy as np, torch, torch.distributed as dist
 from PIL import Image
 from tqdm.auto import tqdm
-from .config import TrainConfig, _due, _stage_of
+from .config import TrainConfig, config_flags, _due, _stage_of
+from .threads import launch_command
 from .objective import LCTConfig, calibrated_c
-from .sampling import sample, prior, two_step_sigmas
 from .images import decode_to_images, save_image_grid
 from .export import export_run
+from .sampling import sample, prior, two_step_sigmas
 from .guard import json_line
 
 # %% ../nbs/16f_callbacks.ipynb #631f9a4d
@@ -113,9 +114,9 @@ class SpinNote(Callback):
         tr = self.trainer
         rec = getattr(tr, 'record', None)
         if not rec or rec['step'] != tr.step or not spinning(tr): return
-        note = self.note(rec['samples_per_s'])
+        note = self.note(rec['samples_per_s'], tr.cfg)
         if note: tqdm.write(note, file=sys.stderr)
-    def note(self, speed: float) -> str|None:
+    def note(self, speed: float, cfg: TrainConfig) -> str|None: # the run's config, for the command that continues it
         "The note, the first time `patience` speeds in a row are 1/`ratio` of the best so far; else None."
         self.best = max(self.best, speed)
         self.slow = self.slow + 1 if speed * self.ratio <= self.best else 0
@@ -123,16 +124,19 @@ class SpinNote(Callback):
         self.said = True
         return (f"lct_nb.train: note: steps now run {self.best / speed:.0f}x slower than earlier in this run, and idle "
                 "torch threads spin (the machine was quiet at launch); if other work now shares the CPU, stop with "
-                "Ctrl-C and continue with `OMP_WAIT_POLICY=PASSIVE torchrun -m lct_nb.train --resume` (the same "
-                "numbers, bit for bit)")
+                f"Ctrl-C and continue with `{resume_command(cfg)}` (the same numbers, bit for bit)")
+
+def resume_command(cfg: TrainConfig) -> str:
+    "The command that continues run `cfg` with idle threads asleep: launched as it was, with its flags and --resume."
+    return 'OMP_WAIT_POLICY=PASSIVE ' + launch_command([f for f in config_flags(cfg) if f != '--resume'] + ['--resume'])
 
 # %% ../nbs/16f_callbacks.ipynb #c47732cb
 class Checkpointer(Callback):
-    "Writes config.json before the first step, and a checkpoint every `ckpt_every` steps and at the end."
+    "Writes config.json as a run starts (a resume keeps it) and a checkpoint every `ckpt_every` steps and at the end."
     order = 20
     def before_fit(self):
         tr = self.trainer
-        if tr.is_main: write_json(tr.run_dir/'config.json', asdict(tr.cfg))
+        if tr.is_main and tr.step == 0: write_json(tr.run_dir/'config.json', asdict(tr.cfg))
     def after_step(self):
         if _due(self.trainer.step, self.trainer.cfg.ckpt_every, self.trainer.cfg.total_steps): self.trainer.save()
 

@@ -64,7 +64,9 @@ def layout(self: Trainer) -> str:
 
 # %% ../nbs/16e_checkpointing.ipynb #aaa16fee
 _SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 's1', 'latent_norm', 'tail', 'total_steps',
-                   'lr_decay', 'batch_size', 'seed', 'ema_rates')   # an EMA rate added or moved: relabelled averages
+                   'lr_decay', 'batch_size', 'seed', 'ema_rates',   # an EMA rate added or moved: relabelled averages
+                   'bf16')                                          # another precision for every later step
+_NOT_NOTED = ('resume', 'run_dir', 'other_cache', 'lr', 'weight_decay', 'betas')   # noted elsewhere, or no change
 _RESUME_NEEDS = ('step', 'skipped', 'config', 'model', 'emas', 'opt', 'rng')   # without one of them: damaged
 
 @patch
@@ -90,6 +92,7 @@ def resume(self: Trainer):
     self.check_data(st, path)
     self.load_state(st, path)
     self.apply_new_hyperparameters()
+    self.note_new_flags(st)
     self.restore_rng(st, path)
     if self.is_main:
         print(f'lct_nb.train: resumed {path} at step {self.step}' + (' (the newest intact checkpoint)' if bad else ''),
@@ -159,3 +162,12 @@ def apply_new_hyperparameters(self: Trainer):
             g.pop(f'base_{k}', None)   # --lr_decay's base rate restarts from the new one
         self.changes.append(dict(step=self.step, event=f'{k} changed on resume', was=old, now=new))
         if self.is_main: print(f'lct_nb.train: --{k} {new} (the checkpoint used {old})', file=sys.stderr)
+
+@patch
+def note_new_flags(self: Trainer, st: dict): # the checkpoint's state
+    "Every other flag this config changes from the checkpoint's (e.g. --grad_clip): noted in metrics.jsonl and said."
+    old = dict(asdict(TrainConfig()), **st['config'])
+    skip = _SAME_ON_RESUME + _NOT_NOTED
+    for k, new in ((k, v) for k, v in asdict(self.cfg).items() if k not in skip and _plain(old[k]) != _plain(v)):
+        self.changes.append(dict(step=self.step, event=f'{k} changed on resume', was=old[k], now=new))
+        if self.is_main: print(f'lct_nb.train: --{k} {new} (the checkpoint used {old[k]})', file=sys.stderr)

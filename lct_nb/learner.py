@@ -6,7 +6,7 @@
 __all__ = ['COMPILE_BACKEND', 'batches', 'Forwards', 'BesideForwards', 'CompiledForwards', 'training_data', 'Trainer']
 
 # %% ../nbs/16c_learner.ipynb #bb7dcd5d
-import copy, json, math, os
+import copy, json, math, os, sys
 from contextlib import nullcontext
 from pathlib import Path
 from .core import init_distributed, host_read, beside, UserError
@@ -14,7 +14,7 @@ import torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
-from .config import TrainConfig, recipe_of, _due, _stage_of
+from .config import TrainConfig, recipe_of, flag_warnings, _due, _stage_of
 from .objective import ct_batch, ct_forwards, ct_objective, ct_loss, loss_scale
 from .losses import checked_c
 from .nets import unet_config, model_config, build_model, keep_layout
@@ -131,7 +131,15 @@ class Trainer(RunGuard):
         cbs = default_callbacks(cfg) if cbs is None else list(cbs)
         self.cbs = sorted(recipe_callbacks(self.recipe, cbs), key=lambda cb: cb.order)
         for cb in self.cbs: cb.trainer = self
-        if cfg.resume: self.resume()
+        if cfg.resume: self.resume_held()
+
+    def resume_held(self):
+        "Hold run_dir first, so a run that holds it refuses this one before anything is said; then `resume`."
+        self.hold()
+        try: self.resume()
+        except BaseException:
+            self.release(undo=True)   # a refused resume leaves the run dir as it found it
+            raise
 
     def build_networks(self):
         "The consistency model and its EMAs, the parameters of each views into one flat buffer (`flatten_parameters`)."
@@ -160,6 +168,7 @@ class Trainer(RunGuard):
         self.step, self.bad_steps, self.skipped, self.pending, self.out, self.ppid = 0, 0, 0, None, None, os.getppid()
         self.signal, self.stop_t, self.stopping, self.saved_step = None, torch.zeros((), device=self.device), 0, None
         self.lock, self.corrupt, self.changes = None, [], []   # run dir's lock; checkpoints to set aside; events to log
+        self.held = False    # whether `hold` has run dir (rank 0 its lock, every rank the verdict)
         self.counts = None   # the device guard's counters (`count_bad`)
 
     def __call__(self, event: str):
@@ -317,6 +326,7 @@ def _stage_boundary(k, cfg, recipe):
 def fit(self: Trainer):
     "Train from the current step to `total_steps`, the run dir locked and SIGINT/SIGTERM caught (the run guard)."
     self.claim()
+    for w in flag_warnings(self.cfg, self.device) if self.is_main else []: print(w, file=sys.stderr)
     try:
         with caught_signals(self): self.loop()
     except BaseException:   # a stop (signal, NaN streak, lost agent) or an error: callbacks tidy up

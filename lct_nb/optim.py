@@ -8,7 +8,7 @@ __all__ = ['ema_rate', 'ema_update', 'lr_at', 'layout_view', 'flatten_parameters
 
 # %% ../nbs/16b_optim.ipynb #311175e9
 import math
-import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
+import lct_nb.core   # before torch: a command's OpenMP wait is chosen there (lct_nb.threads), read when torch loads
 import numpy as np, torch
 
 # %% ../nbs/16b_optim.ipynb #776650f0

@@ -13,7 +13,7 @@ __all__ = ['model_from_checkpoint', 'train', 'main', 'CONFIGS', 'EVENTS', 'COMPI
 
 # %% ../nbs/16g_train.ipynb #67ad171f
 import os, signal, sys, threading, traceback
-import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
+import lct_nb.core   # before torch: a command's OpenMP wait is chosen there (lct_nb.threads), read when torch loads
 import torch.distributed as dist
 from .core import dist_env, exit_error, UserError
 from .nets import build_model
@@ -23,8 +23,8 @@ from .checkpoint import load_checkpoint, model_of, CorruptCheckpoint
 from .config import CONFIGS, TrainConfig, config_parser, parse_config, recipe_of, check_train_config, _due, _stage_of
 from .optim import (ema_rate, ema_update, lr_at, layout_view, flatten_parameters, relayout, InPlaceRAdam, radam_math,
                     FusedRAdam, flat_optimizer_state)
-from .guard import (NonFiniteLoss, AgentGone, Interrupted, RunGuard, caught_signals, json_line, lock_run_dir,
-                          tidy_metrics)
+from .guard import (NonFiniteLoss, AgentGone, Interrupted, RunDirInUse, RunGuard, caught_signals, json_line,
+                          lock_run_dir, tidy_metrics)
 from .callbacks import (EVENTS, Callback, CalibratedC, recipe_callbacks, MetricsLog, ProgressBar, Checkpointer,
                         SampleGrids, TensorBoard, Export, default_callbacks)
 from .learner import (COMPILE_BACKEND, Trainer, Forwards, BesideForwards, CompiledForwards, batches, _to_device,
@@ -95,10 +95,16 @@ def main(argv=None, cbs=None):
 def _train_main(cfg: TrainConfig, cbs=None):
     "Train `cfg`; if the run stops early, say why on one line and exit with its status."
     try: _run(cfg, cbs, leaving=True)
+    except RunDirInUse as e: _refused(e)
     except UserError as e: exit_error('train', e)
     except Interrupted as e: _stopped(e, 128 + e.signum, quiet=dist_env()[0] > 0)   # every rank stops: rank 0 says so
     except NonFiniteLoss as e: _stopped(e, 1, quiet=dist_env()[0] > 0)
     except (AgentGone, CorruptCheckpoint, OSError) as e: _stopped(e, 1)   # OSError: a full disk, named by atomic_write
+
+def _refused(e: RunDirInUse):
+    "Every rank of the run refuses alike: rank 0 says why in one line, all exit with status 2."
+    if dist_env()[0] == 0: exit_error('train', e)
+    sys.exit(2)
 
 def _exit_now(code):
     "End this rank with `code` without shutting the interpreter down: torch's gloo threads outlive the process group."

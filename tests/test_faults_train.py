@@ -82,7 +82,7 @@ def test_divergence_leaves_only_finite_checkpoints_and_never_exits_0(tmp_path, g
 
 
 def test_lr_and_weight_decay_given_on_resume_are_applied_and_logged(tmp_path):
-    "SIGKILL, then --resume --lr 1e-4 --weight_decay 0 --betas 0.8 0.9 → the optimiser uses them, metrics.jsonl records each change, config.json the new values"
+    "SIGKILL, then --resume --lr 1e-4 --weight_decay 0 --betas 0.8 0.9 → the optimiser uses them, metrics.jsonl records each change, config.json keeps the run's first values"
     run, args = tmp_path/'r', ['--total_steps', '30', '--ckpt_every', '10', '--lr_decay', '0', *QUIET]
     sigkill_after(run, 12, *args, '--betas', '0.9', '0.99')
     res = train(run, *args, '--resume', '--lr', '1e-4', '--weight_decay', '0', '--betas', '0.8', '0.9')
@@ -93,7 +93,8 @@ def test_lr_and_weight_decay_given_on_resume_are_applied_and_logged(tmp_path):
     g = ckpt(run)['opt']['param_groups'][0]
     assert (g['lr'], g['weight_decay'], tuple(g['betas'])) == (1e-4, 0.0, (0.8, 0.9))
     assert [m['lr'] for m in metrics(run) if 'loss' in m and m['step'] > 10] == [1e-4] * 20
-    conf = json.loads((run/'config.json').read_text()); assert (conf['lr'], conf['weight_decay'], conf['betas']) == (1e-4, 0.0, [0.8, 0.9])
+    conf = json.loads((run/'config.json').read_text()); assert (conf['lr'], conf['weight_decay'], conf['betas']) == (1e-3, 1e-4, [0.9, 0.99])
+    assert (ckpt(run)['config']['lr'], ckpt(run)['config']['weight_decay']) == (1e-4, 0.0)   # what the last steps ran with
 
 
 def test_torn_metrics_line_is_repaired_on_resume(tmp_path):
