@@ -9,7 +9,9 @@ the same shapes. The aim is a ratio <= 1.05. Then it times the step's three phas
 host, `forward_backward`, `update`) one by one.
 """
 import argparse, resource, statistics, tempfile, time
-import lct_nb.core   # before torch, so that the package's thread policy (OpenMP's wait policy) applies here too
+from lct_nb.threads import start_threads
+start_threads()      # the thread policy `python -m lct_nb.train` chooses at its start, before torch loads
+import lct_nb.core   # before torch too: it records the wait policy torch starts with (OPENMP_WAIT)
 import torch
 from lct_nb.core import beside, OPENMP_WAIT
 from lct_nb.train import TrainConfig, Trainer
