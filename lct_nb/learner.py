@@ -22,7 +22,7 @@ from .latents import load_latent_cache, latent_cache_path, LatentCache
 from .vae import BUNDLED_VAE, bundled_vae_path
 from .optim import ema_rate, ema_update, lr_at, flatten_parameters, InPlaceRAdam, FusedRAdam
 from .guard import RunGuard, caught_signals
-from .callbacks import default_callbacks, recipe_callbacks
+from .callbacks import default_callbacks, recipe_callbacks, check_events
 
 # %% ../nbs/16c_learner.ipynb #ebac87e1
 def batches(data, # a latent dataset: `len(data)`, and `data[indices]` -> a batch of normalised latents
@@ -130,7 +130,7 @@ class Trainer(RunGuard):
         self.start_counters()
         cbs = default_callbacks(cfg) if cbs is None else list(cbs)
         self.cbs = sorted(recipe_callbacks(self.recipe, cbs), key=lambda cb: cb.order)
-        for cb in self.cbs: cb.trainer = self
+        for cb in self.cbs: check_events(cb).trainer = self     # a misspelt event is refused here
         if cfg.resume: self.resume_held()
 
     def resume_held(self):

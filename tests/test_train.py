@@ -144,3 +144,13 @@ def test_calibrated_c_agrees_across_ranks(tmp_path):
     per_stage = c0[::2]                                # 14 steps, 7 stages of 2 steps, one c per stage
     assert c0[1::2] == per_stage and all(a > b for a, b in zip(per_stage, per_stage[1:])), per_stage
     assert [m['c'] for m in metrics(run)] == c0
+
+
+def test_trainer_refuses_a_misspelt_callback_event(tmp_path):
+    "A callback whose method is named like an event but is none (after_stpe) → Trainer(...) raises, naming it; nothing trains."
+    from lct_nb.train import Trainer, Callback, TrainConfig
+    class Typo(Callback):
+        def after_stpe(self): pass
+    with pytest.raises(ValueError, match='after_stpe is not an event'):
+        Trainer(TrainConfig(run_dir=str(tmp_path/'run'), total_steps=2), [Typo()])
+    assert not (tmp_path/'run'/'checkpoints').exists()
