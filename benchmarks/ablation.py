@@ -113,13 +113,13 @@ def _td_stats(td):
 
 def callbacks(probe_x0):
     "The study's callbacks: metrics, checkpoints, the end-of-run sample grid and a TD probe at the end of every stage."
-    from lct_nb.train import Callback, MetricsLog, Checkpointer, SampleGrids, _stage_of
+    from lct_nb.train import Callback, MetricsLog, Checkpointer, SampleGrids, stage_of
 
     class TDProbe(Callback):
         "The TD spread of the current weights at the end of every curriculum stage (on a fixed probe batch)."
         def __init__(self): self.stage_td, self.td21 = {}, None
         def after_stage(self):
-            tr = self.trainer; n = _stage_of(tr.step - 1, tr.cfg, tr.recipe)
+            tr = self.trainer; n = stage_of(tr.step - 1, tr.cfg, tr.recipe)
             td = _td_probe(tr.model, n, tr.recipe, probe_x0)
             self.stage_td[n] = dict(_td_stats(td), step=tr.step)
             if n == 21: self.td21 = td[:64].numpy().astype(np.float16)

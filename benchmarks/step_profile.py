@@ -41,7 +41,7 @@ def main():
     a = p.parse_args()
     targs = a.train_args[1:] if a.train_args[:1] == ['--'] else a.train_args
     torch.set_num_threads(1)
-    from lct_nb.train import parse_config, Trainer, MetricsLog, SampleGrids, ema_update, ema_rate, _to_device
+    from lct_nb.train import parse_config, Trainer, MetricsLog, SampleGrids, ema_update, ema_rate, to_device
     from lct_nb.ot import ot_couple
     res = dict(threads=1, train_args=targs, torch=torch.__version__, cpu_count=os.cpu_count())
     with tempfile.TemporaryDirectory() as d:
@@ -62,7 +62,7 @@ def main():
             for rate, ema in zip(cfg.ema_rates, tr.ema_params): ema_update(ema, tr.params, ema_rate(rate, tr.step))
             t = tick('ema', t)
             torch.nn.utils.clip_grad_norm_(tr.params, float('inf'));            t = tick('grad_norm_every_step', t)
-            db = _to_device(b, tr.device)
+            db = to_device(b, tr.device)
             f = tr.model(db['x_next'], db['t_next']);                           t = tick('network: student_forward', t)
             with torch.no_grad(): tr.model(db['x_cur'], db['t_cur'])
             t = tick('network: target_forward', t)

@@ -57,8 +57,8 @@ def one(arm, steps=2880, probe=256):
     class Stop(Callback):
         "At the end of the N = 21 stage: probe the TD, then stop the run."
         def after_stage(self):
-            from lct_nb.config import _stage_of
-            tr = self.trainer; n = _stage_of(tr.step - 1, tr.cfg, tr.recipe)
+            from lct_nb.config import stage_of
+            tr = self.trainer; n = stage_of(tr.step - 1, tr.cfg, tr.recipe)
             if n == 21:
                 x0 = tr.data[torch.randperm(len(tr.data), generator=torch.Generator().manual_seed(99))[:probe].sort().values]
                 tr.model.eval(); got['td'] = td_probe(tr.model, 21, tr.recipe, x0).numpy(); got['step'] = tr.step

@@ -13,11 +13,11 @@ from tqdm.auto import tqdm
 from diffusers import AutoencoderKL
 from .core import atomic_write, write_json, array_moments, exit_error, call_cli, UserError, writable_dir, no_space
 from .data import BadImageError, ImageFolder, digits_images
-from .vae import BUNDLED_VAE, bundled_vae_path, load_vae, encode, _shift
+from .vae import BUNDLED_VAE, bundled_vae_path, load_vae, encode, shift_factor
 
 # %% auto #0
-__all__ = ['CACHE_FORMAT', 'encode_latents', 'write_latent_cache', 'lct_cache_dir', 'bundled_latents', 'latent_cache_path',
-           'encode_folder', 'checked_device', 'main']
+__all__ = ['CACHE_FORMAT', 'require', 'error_line', 'read_array', 'crc32_of', 'encode_latents', 'write_latent_cache',
+           'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder', 'checked_device', 'main']
 
 # %% ../nbs/14c_cache.ipynb #0aedf680
 CACHE_FORMAT = 1
@@ -26,14 +26,14 @@ _RESUME_KEYS = ('format', 'vae', 'vae_config_sha1', 'n_inputs', 'names_sha1', 's
 
 def _sha1(s:str): return hashlib.sha1(s.encode()).hexdigest()
 
-def _expect(cond, msg):
+def require(cond, msg):
     if not cond: raise UserError(msg)
 
-def _line(e:Exception) -> str: return ' '.join(str(e).split()) or type(e).__name__
+def error_line(e:Exception) -> str: return ' '.join(str(e).split()) or type(e).__name__
 
 _LOAD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)  # what np.load raises on damaged bytes
 
-def _read(path:Path, # a cache file: .npy (one array) or .npz (several)
+def read_array(path:Path, # a cache file: .npy (one array) or .npz (several)
           mmap:bool=False, # memory-map a .npy instead of reading it
          ):
     "A cache file's array (.npy) or dict of arrays (.npz), never unpickled; a bad file raises one line naming it."
@@ -42,11 +42,11 @@ def _read(path:Path, # a cache file: .npy (one array) or .npz (several)
         with np.load(path, allow_pickle=False) as f: return {k: f[k] for k in f.files}
     except _LOAD_ERRORS as e:
         pickled = 'pickle' in str(e) or 'Python objects' in str(e)
-        why = 'it holds pickled Python objects, which lct_nb never loads' if pickled else _line(e)
+        why = 'it holds pickled Python objects, which lct_nb never loads' if pickled else error_line(e)
         raise UserError(f"{path}: not a plain numeric array file ({why}); "
                         f"delete {path.parent} and encode it again") from None
 
-def _crc32(path:Path) -> str:
+def crc32_of(path:Path) -> str:
     "zlib CRC-32 of a file, read 1 MiB at a time, as 8 hex digits."
     c = 0
     with open(path, 'rb') as f:
@@ -71,7 +71,7 @@ def _settings(vae, names, shard_size, sample, seed, info):
     return dict(format=CACHE_FORMAT, vae=str(info.get('vae', vae.config.get('_name_or_path', ''))),
                 vae_config_sha1=_vae_config_sha1(vae), n_inputs=len(names), names_sha1=_sha1('\n'.join(names)),
                 shard_size=shard_size, sample=sample, seed=seed, scaling_factor=vae.config.scaling_factor,
-                shift_factor=_shift(vae), **{k: v for k, v in info.items() if k != 'vae'})
+                shift_factor=shift_factor(vae), **{k: v for k, v in info.items() if k != 'vae'})
 
 def _check_resume(out, old, new, overwrite):
     "True if `out` can be (re)used as is; raise if it belongs to another encode."
@@ -97,14 +97,14 @@ def _encode_shard(vae, images, lo, hi, batch_size, sample, generator):
 
 # %% ../nbs/14c_cache.ipynb #9861d254
 def _shard(f):
-    d = _read(f)
+    d = read_array(f)
     return d['latents'], d['index'], d['skipped']
 
 def _shard_problem(f:Path, lo:int, hi:int) -> str|None:
     "Why shard file `f` does not hold inputs lo..hi-1 as `encode_latents` writes them; None if it does."
     try:
         with np.load(f, allow_pickle=False) as d: z, idx, bad = d['latents'], d['index'], d['skipped']
-    except _LOAD_ERRORS as e: return f"does not load: {type(e).__name__}: {_line(e)}"
+    except _LOAD_ERRORS as e: return f"does not load: {type(e).__name__}: {error_line(e)}"
     if z.dtype != np.float32 or z.ndim != 4 or len(z) != len(idx):
         return f"latents {z.dtype} {z.shape} for {len(idx)} inputs"
     if idx.dtype.kind != 'i' or not np.array_equal(np.sort(np.concatenate([idx, bad])), np.arange(lo, hi)):
@@ -129,7 +129,7 @@ def _merge_shards(files, n:int, out:Path):
             z = _shard(f)[0]
             if not len(z): continue
             if a is None: a = np.lib.format.open_memmap(t, mode='w+', dtype=np.float32, shape=(n, *z.shape[1:]))
-            _expect(z.shape[1:] == a.shape[1:],
+            require(z.shape[1:] == a.shape[1:],
                     f"{f}: latents of shape {z.shape[1:]} among shards of shape {a.shape[1:]}")
             a[j:j + len(z)] = z
             j += len(z)
@@ -139,14 +139,14 @@ def _merge_shards(files, n:int, out:Path):
 
 def _seal(out:Path, meta:dict, names:list):
     "Write stats.npz and names.txt beside out/latents.npy, then meta.json (with its CRC-32) marked complete, last."
-    a = _read(out / 'latents.npy', mmap=True)
+    a = read_array(out / 'latents.npy', mmap=True)
     m = array_moments(a)
     (em, es), (cm, cs) = m.element(), m.channel()
     _save_npz(out / 'stats.npz', element_mean=em.astype(np.float32), element_std=es.astype(np.float32),
               channel_mean=cm.astype(np.float32), channel_std=cs.astype(np.float32), n=np.int64(len(a)))
     atomic_write(out / 'names.txt', lambda t: t.write_text(''.join(f'{s}\n' for s in names)))
     done = dict(complete=True, n=int(len(a)), shape=[int(v) for v in a.shape[1:]],
-                latents_crc32=_crc32(out / 'latents.npy'), finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+                latents_crc32=crc32_of(out/'latents.npy'), finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
     write_json(out / 'meta.json', dict(meta, **done))
 
 def _finalise(out:Path, meta:dict, n_shards:int):
@@ -176,7 +176,7 @@ def _read_meta_json(f:Path) -> dict:
     "The JSON object in `f`, an existing cache's meta.json; a damaged one is a one-line `UserError`."
     try: m = json.loads(f.read_text())
     except (ValueError, UnicodeDecodeError) as e: m = e
-    why = _line(m) if isinstance(m, Exception) else type(m).__name__
+    why = error_line(m) if isinstance(m, Exception) else type(m).__name__
     if not isinstance(m, dict): raise UserError(f"out_dir: {f} is not a JSON object ({why}); --overwrite encodes again")
     return m
 
@@ -295,11 +295,11 @@ def _check_bundled_stats(cache:Path, vp:Path):
     ref_p = vp / 'latent_stats.json'
     if not ref_p.exists(): return
     ref = json.loads(ref_p.read_text())
-    st = _read(cache / 'stats.npz')
+    st = read_array(cache / 'stats.npz')
     cm, cs = st['channel_mean'], st['channel_std']
     ok = np.allclose(cm, ref['channel_mean'], atol=1e-3 * np.array(ref['channel_std']))
     ok = ok and np.allclose(cs, ref['channel_std'], rtol=1e-3)
-    _expect(ok, f"{cache}: digits latents (channel mean {cm}, std {cs}) do not match {ref_p} ({ref}); "
+    require(ok, f"{cache}: digits latents (channel mean {cm}, std {cs}) do not match {ref_p} ({ref}); "
                 "is the VAE file damaged?")
 
 # %% ../nbs/14c_cache.ipynb #e7403268
@@ -352,7 +352,7 @@ def checked_device(device, # a torch device or its name, e.g. 'cpu', 'cuda:1'
     "`device` as a `torch.device` that exists on this machine; otherwise a one-line `UserError` naming `flag`."
     try: d = torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise UserError(f"{flag} {device!r}: not a torch device ({_line(e)})") from None
+        raise UserError(f"{flag} {device!r}: not a torch device ({error_line(e)})") from None
     if d.type == 'cuda' and (d.index or 0) >= torch.cuda.device_count():
         raise UserError(f"{flag} {device}: no such CUDA device here ({torch.cuda.device_count()} visible)")
     return d

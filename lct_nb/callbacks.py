@@ -13,7 +13,7 @@ from .core import host_read, eval_mode, write_json, OPENMP_WAIT
 import numpy as np, torch, torch.distributed as dist
 from PIL import Image
 from tqdm.auto import tqdm
-from .config import TrainConfig, config_flags, _due, _stage_of
+from .config import TrainConfig, config_flags, due, stage_of
 from .threads import launch_command
 from .objective import LCTConfig, calibrated_c
 from .images import decode_to_images, save_image_grid
@@ -50,7 +50,7 @@ class CalibratedC(Callback):
         tr = self.trainer
         g = torch.Generator().manual_seed(tr.cfg.seed)
         idx = torch.randperm(len(tr.data), generator=g)[:self.probe].sort().values
-        self.n = _stage_of(tr.step, tr.cfg, tr.recipe)
+        self.n = stage_of(tr.step, tr.cfg, tr.recipe)
         was = tr.model.training
         tr.model.eval()
         probe_gen = torch.Generator().manual_seed(tr.cfg.seed * 7919 + self.n)
@@ -74,7 +74,7 @@ class MetricsLog(Callback):
     def before_fit(self): self.t0, self.n = time.perf_counter(), 0
     def after_step(self):
         tr, self.n = self.trainer, self.n + 1
-        if not _due(tr.step, tr.cfg.log_every, tr.cfg.total_steps): return
+        if not due(tr.step, tr.cfg.log_every, tr.cfg.total_steps): return
         tr.record = self.record(tr.out)
         if tr.is_main:
             with open(tr.run_dir/'metrics.jsonl', 'a') as f: f.write(json_line(tr.record))
@@ -145,7 +145,7 @@ class Checkpointer(Callback):
         tr = self.trainer
         if tr.is_main and tr.step == 0: write_json(tr.run_dir/'config.json', asdict(tr.cfg))
     def after_step(self):
-        if _due(self.trainer.step, self.trainer.cfg.ckpt_every, self.trainer.cfg.total_steps): self.trainer.save()
+        if due(self.trainer.step, self.trainer.cfg.ckpt_every, self.trainer.cfg.total_steps): self.trainer.save()
 
 # %% ../nbs/16f_callbacks.ipynb #7ab6409e
 class SampleGrids(Callback):
@@ -153,7 +153,7 @@ class SampleGrids(Callback):
     order = 30
     def after_step(self):
         tr = self.trainer
-        if tr.is_main and _due(tr.step, tr.cfg.sample_every, tr.cfg.total_steps): self.grids()
+        if tr.is_main and due(tr.step, tr.cfg.sample_every, tr.cfg.total_steps): self.grids()
     @torch.no_grad()
     def grids(self) -> list:
         tr, paths = self.trainer, []

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CONFIGS', 'COMPILE_MODES', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of', 'check_train_config',
-           'flag_warnings', 'config_flags']
+           'flag_warnings', 'config_flags', 'due', 'stage_of']
 
 # %% ../nbs/16a_config.ipynb #2c6cfcc3
 import argparse, importlib.util, inspect, json, math, re
@@ -264,6 +264,6 @@ def config_flags(cfg: TrainConfig) -> list:
     return out
 
 # %% ../nbs/16a_config.ipynb #5d7eb158
-def _due(step, every, total): return step % every == 0 or step == total
+def due(step, every, total): return step % every == 0 or step == total
 
-def _stage_of(k, cfg, recipe): return nfe_at(min(k, cfg.total_steps - 1), cfg.total_steps, recipe.s0, recipe.s1)
+def stage_of(k, cfg, recipe): return nfe_at(min(k, cfg.total_steps - 1), cfg.total_steps, recipe.s0, recipe.s1)

@@ -21,7 +21,7 @@ from .pipeline import stats_from_dict
 from .data import ImageFolder
 from .cache import latent_cache_path, checked_device
 from .latents import LatentCache, load_latent_cache
-from .sampling import _model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
+from .sampling import model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
 from .metrics import (FeatureExtractor, extract_features, fid_pr, get_feature_extractor, reference_stats,
                             digits_reference_stats, load_stats, quantize_uint8, VGG16Features)
@@ -123,7 +123,7 @@ def evaluate(model: nn.Module,         # consistency model
     res = None
     if rank == 0:
         pr = dict(pr_ref=pr_ref, pr_feats=feats[1]) if pr_extractor is not None else {}
-        m = fid_pr(ref, feats[0], k=k, device=device or _model_device(model), **pr)   # k-NN distances on a GPU if any
+        m = fid_pr(ref, feats[0], k=k, device=device or model_device(model), **pr)   # k-NN distances on a GPU if any
         settings = dict(nfe=len(sigmas), sigmas=[float(s) for s in sigmas], n=int(n), seed=int(seed),
                         batch_size=int(batch_size), k=int(k), quantize='uint8' if quantize else None, world_size=size,
                         seconds=round(time.time() - t0, 2), **info)

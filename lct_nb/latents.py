@@ -10,8 +10,8 @@ import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch
 import numpy as np, torch
 from diffusers import AutoencoderKL
 from .core import array_moments, UserError
-from .vae import _shift
-from .cache import _read, _expect, _line, _crc32
+from .vae import shift_factor
+from .cache import read_array, require, error_line, crc32_of
 from .cache import bundled_latents, latent_cache_path, main   # the bundled data, a run's data, the command
 
 # %% auto #0
@@ -94,7 +94,7 @@ def decode(vae:AutoencoderKL, # the VAE the latents came from
     if stats is not None: latents = denormalize(latents, stats)
     out = []
     for b in latents.split(batch_size):
-        zb = b.to(vae.device, vae.dtype) / vae.config.scaling_factor + _shift(vae)
+        zb = b.to(vae.device, vae.dtype) / vae.config.scaling_factor + shift_factor(vae)
         out.append(vae.decode(zb).sample.float().clamp(-1, 1).cpu())
     return torch.cat(out)
 
@@ -105,8 +105,8 @@ def _read_meta(path) -> dict:
     if not f.is_file(): raise FileNotFoundError(f"{path} is not a latent cache (no meta.json)")
     try: meta = json.loads(f.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{f}: not valid JSON ({_line(e)})") from None
-    _expect(meta.get('complete'),
+        raise UserError(f"{f}: not valid JSON ({error_line(e)})") from None
+    require(meta.get('complete'),
             f"{path} is an unfinished latent cache (interrupted encode?); re-run the same encode to resume it")
     return meta
 
@@ -115,16 +115,16 @@ class LatentCache:
     def __init__(self, path, norm:str='channel', sigma_data:float=0.5, shape=None, verify:bool=True, tail:float=0.):
         if norm not in ('element', 'channel'): raise ValueError(f"norm must be 'element' or 'channel', got {norm!r}")
         self.path, self.meta = Path(path).expanduser(), _read_meta(path)
-        self.latents = _read(self.path / 'latents.npy', mmap=True)
+        self.latents = read_array(self.path / 'latents.npy', mmap=True)
         want = (self.meta['n'], *self.meta['shape'])
-        _expect(self.latents.shape == want,
+        require(self.latents.shape == want,
                 f"{self.path/'latents.npy'}: shape {self.latents.shape} does not match meta.json {want}")
         if shape is not None:
-            _expect(tuple(shape) == want[1:],
+            require(tuple(shape) == want[1:],
                     f"shape: expected latents of shape {tuple(shape)}, {path} holds {want[1:]}")
-        self.raw_stats = _read(self.path / 'stats.npz')
+        self.raw_stats = read_array(self.path / 'stats.npz')
         es, cs = self.raw_stats['element_mean'].shape, self.raw_stats['channel_mean'].shape
-        _expect(es == want[1:] and cs == want[1:2],
+        require(es == want[1:] and cs == want[1:2],
                 f"{self.path/'stats.npz'}: statistics of shape {es} do not match latents {want[1:]}")
         self._check_spread(norm)
         self.stats = self._stats(norm, sigma_data)
@@ -134,10 +134,10 @@ class LatentCache:
         "A one-line `UserError` if the statistics are not finite (NaN, inf latents) or a `norm` std is 0 (constant)."
         st, f = self.raw_stats, self.path / 'latents.npy'
         keys = ('element_mean', 'element_std', 'channel_mean', 'channel_std')
-        _expect(all(np.isfinite(st[k]).all() for k in keys),
+        require(all(np.isfinite(st[k]).all() for k in keys),
                 f"{f}: holds NaN or infinite values (its statistics in stats.npz are not finite); encode it again")
         zero = int((st[f'{norm}_std'] == 0).sum())
-        _expect(not zero, f"{f}: constant latents ({zero} {norm} std(s) of 0 in stats.npz): they cannot be normalised")
+        require(not zero, f"{f}: constant latents ({zero} {norm} std(s) of 0 in stats.npz): they cannot be normalised")
     def _stats(self, norm, sigma_data, tail=0.):
         "The `LatentStats` of the cache, per `norm`; with a `tail`, its moments come from one pass over the cache."
         st, moments = self.raw_stats, self._tail_moments(tail) if tail else None
@@ -156,18 +156,18 @@ class LatentCache:
     def _verify(self):
         "latents.npy's CRC-32 against meta.json's (where it has one), then its channel stats against stats.npz."
         f, want = self.path / 'latents.npy', self.meta.get('latents_crc32')
-        if want is not None and (got := _crc32(f)) != want:
+        if want is not None and (got := crc32_of(f)) != want:
             raise UserError(f"{f}: its bytes changed after the cache was written (CRC-32 {got}, "
                             f"meta.json says {want}); delete {self.path} and encode it again")
         mean, std = array_moments(self.latents, 8192).channel()
         cm, cs = self.raw_stats['channel_mean'], self.raw_stats['channel_std']
         bad = ~(np.isclose(mean, cm, rtol=1e-3, atol=1e-3 * cs) & np.isclose(std, cs, rtol=1e-3))
-        _expect(not bad.any(), f"{self.path/'stats.npz'}: statistics do not match latents.npy (channel mean "
+        require(not bad.any(), f"{self.path/'stats.npz'}: statistics do not match latents.npy (channel mean "
                                f"{cm.round(4)} vs {mean.round(4)}, std {cs.round(4)} vs {std.round(4)}); "
                                f"delete {self.path} and encode it again")
     def digest(self) -> str:
         "SHA-256 of what identifies the cache's contents: latents.npy's CRC-32, the statistics and the names."
-        h = hashlib.sha256((self.meta.get('latents_crc32') or _crc32(self.path / 'latents.npy')).encode())
+        h = hashlib.sha256((self.meta.get('latents_crc32') or crc32_of(self.path / 'latents.npy')).encode())
         for k in sorted(self.raw_stats): h.update(np.ascontiguousarray(self.raw_stats[k]).tobytes())
         if (self.path / 'names.txt').is_file(): h.update((self.path / 'names.txt').read_bytes())
         return h.hexdigest()

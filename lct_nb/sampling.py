@@ -11,8 +11,8 @@ from torch import nn, Tensor
 from .consistency import karras_sigmas, cm_scalings, ConsistencyModel
 
 # %% auto #0
-__all__ = ['PAPER_TWO_STEP_INDEX', 'PAPER_TWO_STEP', 'two_step_sigmas', 'prior', 'sample', 'batch_generator', 'sample_batches',
-           'IdealNet', 'ideal_consistency_model']
+__all__ = ['PAPER_TWO_STEP_INDEX', 'PAPER_TWO_STEP', 'two_step_sigmas', 'model_device', 'prior', 'sample', 'batch_generator',
+           'sample_batches', 'IdealNet', 'ideal_consistency_model']
 
 # %% ../nbs/08_sampling_eval.ipynb #71b2865d
 PAPER_TWO_STEP_INDEX = 430  # authors' best 2-step index (range 420–440) on the 641-point grid, counted from sigma_max
@@ -40,7 +40,7 @@ def _check_levels(sigmas, sigma_min):
     if any(b >= a for a, b in zip(s, s[1:])): raise ValueError(f"sigmas must be strictly descending, got {s}")
     return s
 
-def _model_device(model):
+def model_device(model):
     p = next(iter(model.parameters()), None)
     return p.device if p is not None else torch.device('cpu')
 
@@ -92,7 +92,7 @@ def sample_batches(model: nn.Module,   # consistency model
         lo = b * batch_size
         g = batch_generator(seed, b)
         yield lo, sample(model, prior((min(batch_size, n - lo), *latent_shape), sigmas[0], g,
-                                      device or _model_device(model)), sigmas, g)
+                                      device or model_device(model)), sigmas, g)
 
 # %% ../nbs/08_sampling_eval.ipynb #d1d4d930
 class IdealNet(nn.Module):

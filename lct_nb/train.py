@@ -20,15 +20,15 @@ from .nets import build_model
 from .checkpoint import load_checkpoint, model_of, CorruptCheckpoint
 
 # %% ../nbs/16g_train.ipynb #4a95de6f
-from .config import CONFIGS, TrainConfig, config_parser, parse_config, recipe_of, check_train_config, _due, _stage_of
+from .config import CONFIGS, TrainConfig, config_parser, parse_config, recipe_of, check_train_config, due, stage_of
 from .optim import (ema_rate, ema_update, lr_at, layout_view, flatten_parameters, relayout, InPlaceRAdam, radam_math,
                     FusedRAdam, flat_optimizer_state)
 from .guard import (NonFiniteLoss, AgentGone, Interrupted, RunDirInUse, RunGuard, caught_signals, json_line,
                           lock_run_dir, tidy_metrics)
 from .callbacks import (EVENTS, Callback, CalibratedC, recipe_callbacks, MetricsLog, ProgressBar, Checkpointer,
                         SampleGrids, TensorBoard, Export, default_callbacks)
-from .learner import (COMPILE_BACKEND, Trainer, Forwards, BesideForwards, CompiledForwards, batches, _to_device,
-                            _stage_boundary)
+from .learner import (COMPILE_BACKEND, Trainer, Forwards, BesideForwards, CompiledForwards, batches, to_device,
+                            stage_boundary)
 from . import checkpointing   # `Trainer.save` and `Trainer.resume`
 _all_ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
          'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'layout_view', 'flatten_parameters',

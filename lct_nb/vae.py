@@ -13,7 +13,7 @@ from .core import assets_dir
 from .data import digits_images
 
 # %% auto #0
-__all__ = ['BUNDLED_VAE', 'bundled_vae_path', 'load_vae', 'encode', 'digits_vae_config', 'train_digits_vae']
+__all__ = ['BUNDLED_VAE', 'bundled_vae_path', 'load_vae', 'shift_factor', 'encode', 'digits_vae_config', 'train_digits_vae']
 
 # %% ../nbs/14b_vae.ipynb #8d0de7be
 def bundled_vae_path() -> Path:
@@ -41,7 +41,7 @@ def load_vae(name_or_path=None, # hub id ("stabilityai/sd-vae-ft-ema"), folder o
     return vae.to(device).eval().requires_grad_(False)
 
 # %% ../nbs/14b_vae.ipynb #ad3955fd
-def _shift(vae): return getattr(vae.config, 'shift_factor', None) or 0.
+def shift_factor(vae): return getattr(vae.config, 'shift_factor', None) or 0.
 
 @torch.no_grad()
 def encode(vae:AutoencoderKL, # the VAE
@@ -52,7 +52,7 @@ def encode(vae:AutoencoderKL, # the VAE
     "Scaled latents s·(z − b) of images, z ~ q(z|x) or its mean (s, b: the VAE's `scaling_factor`, `shift_factor`)."
     d = vae.encode(x.to(vae.device, vae.dtype)).latent_dist
     z = d.sample(generator=generator) if sample else d.mean
-    return ((z - _shift(vae)) * vae.config.scaling_factor).float()
+    return ((z - shift_factor(vae)) * vae.config.scaling_factor).float()
 
 # %% ../nbs/14b_vae.ipynb #938f73b1
 def digits_vae_config(channels=(16, 32, 64), # encoder/decoder widths; len-1 downsamplings of 2×
