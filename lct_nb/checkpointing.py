@@ -11,7 +11,7 @@ from dataclasses import asdict
 from .core import UserError
 import torch, torch.distributed as dist
 from fastcore.basics import patch
-from .config import TrainConfig
+from .config import TrainConfig, plain
 from .optim import relayout, flat_optimizer_state
 from .learner import Trainer
 from .pipeline import stats_to_dict
@@ -63,8 +63,9 @@ def layout(self: Trainer) -> str:
     return 'channels_last' if self.cfg.channels_last else 'contiguous'
 
 # %% ../nbs/16e_checkpointing.ipynb #aaa16fee
-_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 's1', 'latent_norm', 'tail', 'total_steps',
-                   'lr_decay', 'batch_size', 'seed', 'ema_rates',   # an EMA rate added or moved: relabelled averages
+_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 'distance', 'diff_r', 's1', 'latent_norm', 'tail',
+                   'total_steps', 'lr_decay', 'batch_size', 'seed',
+                   'ema_rates',                                     # an EMA rate added or moved: relabelled averages
                    'bf16')                                          # another precision for every later step
 _NOT_NOTED = ('resume', 'run_dir', 'other_cache', 'lr', 'weight_decay', 'betas')   # noted elsewhere, or no change
 _RESUME_NEEDS = ('step', 'skipped', 'config', 'model', 'emas', 'opt', 'rng')   # without one of them: damaged
@@ -104,14 +105,12 @@ def start_fresh(self: Trainer, bad: list): # the checkpoints found corrupt
     if bad: raise UserError(f"--resume: no intact checkpoint in {self.run_dir/'checkpoints'} ({len(bad)} corrupt)")
     if self.is_main: print(f'lct_nb.train: no checkpoint in {self.run_dir}, starting a new run', file=sys.stderr)
 
-def _plain(v): return tuple(v) if isinstance(v, list) else v   # a list read from JSON equals the tuple it was
-
 @patch
 def check_same_run(self: Trainer, st: dict, path): # a checkpoint's state and its file
     "Refuse a checkpoint trained with other values of the fields that define a run (`_SAME_ON_RESUME`), naming them."
     old = dict(asdict(TrainConfig()), **st['config'])   # a checkpoint from before a field existed has its default
     now = {k: getattr(self.cfg, k) for k in _SAME_ON_RESUME}
-    diff = {k: (old[k], v) for k, v in now.items() if _plain(old[k]) != _plain(v)}
+    diff = {k: (old[k], v) for k, v in now.items() if plain(old[k]) != plain(v)}
     if diff:
         was = ', '.join(f'{k}={a!r} (now {b!r})' for k, (a, b) in diff.items())
         raise UserError(f"--resume: {path} was trained with {was}")
@@ -168,6 +167,6 @@ def note_new_flags(self: Trainer, st: dict): # the checkpoint's state
     "Every other flag this config changes from the checkpoint's (e.g. --grad_clip): noted in metrics.jsonl and said."
     old = dict(asdict(TrainConfig()), **st['config'])
     skip = _SAME_ON_RESUME + _NOT_NOTED
-    for k, new in ((k, v) for k, v in asdict(self.cfg).items() if k not in skip and _plain(old[k]) != _plain(v)):
+    for k, new in ((k, v) for k, v in asdict(self.cfg).items() if k not in skip and plain(old[k]) != plain(v)):
         self.changes.append(dict(step=self.step, event=f'{k} changed on resume', was=old[k], now=new))
         if self.is_main: print(f'lct_nb.train: --{k} {new} (the checkpoint used {old[k]})', file=sys.stderr)

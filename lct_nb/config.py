@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CONFIGS', 'COMPILE_MODES', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of', 'check_train_config',
-           'flag_warnings', 'config_flags', 'due', 'stage_of']
+           'flag_warnings', 'plain', 'config_flags', 'due', 'stage_of']
 
 # %% ../nbs/16a_config.ipynb #2c6cfcc3
 import argparse, importlib.util, inspect, json, math, re
@@ -251,14 +251,16 @@ def flag_warnings(cfg: TrainConfig, device) -> list:
     return ["lct_nb.train: warning: --channels_last is a GPU layout: on a CPU steps ran 19-27% slower (the same "
             "numbers); drop it unless the run moves to a GPU"]
 
-def _plain(v): return tuple(v) if isinstance(v, list) else v   # a list read from JSON equals the tuple it was
+def plain(v):
+    "`v` as a config field holds it: a list read back from JSON is the tuple it was written as."
+    return tuple(v) if isinstance(v, list) else v
 
 def config_flags(cfg: TrainConfig) -> list:
     "The flags of `python -m lct_nb.train` that give `cfg`: one for every field off its default."
     out = []
     for f in fields(TrainConfig):
         v = getattr(cfg, f.name)
-        if _plain(v) == _plain(f.default): continue
+        if plain(v) == plain(f.default): continue
         if f.type is bool: out.append(f'--{f.name}' if v else f'--no-{f.name}')
         else: out += [f'--{f.name}', *map(str, v if f.type is tuple else [v])]
     return out

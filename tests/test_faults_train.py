@@ -237,13 +237,18 @@ def test_bad_config_file_and_non_cache_data_are_one_line_errors(tmp_path, capsys
 
 
 def test_changed_config_on_resume_is_refused_before_writing(tmp_path):
-    "--resume with a different --preset → exit 2, one line naming the checkpoint and the field, no file changed"
+    "--resume with a different --preset, --distance or --diff_r → exit 2, one line naming the checkpoint and the field, no file changed"
     run, args = tmp_path/'r', ['--total_steps', '4', '--ckpt_every', '2', *QUIET]
     assert train(run, *args).returncode == 0
     before = {p: p.read_bytes() for p in run.rglob('*') if p.is_file()}
     res = train(run, *args, '--resume', '--preset', 'ilct')
     assert res.returncode == 2 and "preset='full' (now 'ilct')" in one_line(res.stderr, 'lct_nb.train: error:')
     assert {p: p.read_bytes() for p in run.rglob('*') if p.is_file()} == before
+    for flag, value, said in (('--distance', 'pseudo_huber', "distance='' (now 'pseudo_huber')"),
+                              ('--diff_r', '0', 'diff_r=-1.0 (now 0.0)')):
+        res = train(run, *args, '--resume', flag, value)   # the recipe's other fields too: a change is refused, not applied
+        assert res.returncode == 2 and said in one_line(res.stderr, 'lct_nb.train: error:'), res.stderr
+        assert {p: p.read_bytes() for p in run.rglob('*') if p.is_file()} == before
 
 
 def test_a_checkpoint_that_would_run_code_is_never_unpickled(tmp_path):
