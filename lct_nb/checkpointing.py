@@ -63,10 +63,10 @@ def layout(self: Trainer) -> str:
     return 'channels_last' if self.cfg.channels_last else 'contiguous'
 
 # %% ../nbs/16e_checkpointing.ipynb #aaa16fee
-_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 'distance', 'diff_r', 's1', 'latent_norm', 'tail',
-                   'total_steps', 'lr_decay', 'batch_size', 'seed',
-                   'ema_rates',                                     # an EMA rate added or moved: relabelled averages
-                   'bf16')                                          # another precision for every later step
+_SAME_ON_RESUME = ('data', 'preset', 'net', 'norm', 'ot', 'c_schedule', 'distance', 'diff_r', 's1', 'latent_norm',
+                   'tail', 'total_steps', 'lr_decay', 'batch_size', 'seed',
+                   'ema_rates',                        # an EMA rate added or moved: relabelled averages
+                   'bf16')                             # another precision for every later step
 _NOT_NOTED = ('resume', 'run_dir', 'other_cache', 'lr', 'weight_decay', 'betas')   # noted elsewhere, or no change
 _RESUME_NEEDS = ('step', 'skipped', 'config', 'model', 'emas', 'opt', 'rng')   # without one of them: damaged
 
