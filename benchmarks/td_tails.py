@@ -16,17 +16,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'results'/'confirm2'/'td'
 sys.path.insert(0, str(ROOT/'benchmarks'))
-
-
-def td_probe(model, n, recipe, x0, seed=1234):
-    "TD values of `model` (its own target) on `x0` at grid size `n`, pairs and noise drawn as in training."
-    import torch
-    from lct_nb.consistency import karras_sigmas, temporal_difference
-    from lct_nb.curriculum import lognormal_index_probs
-    from lct_nb.objective import draw_pairs
-    sig = karras_sigmas(n, recipe.sigma_min, recipe.sigma_max, recipe.rho)
-    idx, z = draw_pairs(x0, lognormal_index_probs(sig, recipe.p_mean, recipe.p_std).float(), torch.Generator().manual_seed(seed))
-    with torch.no_grad(): return temporal_difference(model, model, x0, z, sig.float(), idx)
+from ablation import _td_probe as td_probe   # the TD of a network on a probe batch, pairs drawn as in training
 
 
 def summary(v):
