@@ -38,6 +38,7 @@ from lct_nb.vae import BUNDLED_VAE
 from test_train import train_in_process
 from test_faults_train import _tmpfs
 from _cli import refused
+from test_faults_cleanup import run   # the 2-step run on the bundled digits, checkpoint at step 2, not exported
 
 pytestmark = pytest.mark.fault
 torch.set_num_threads(1)
@@ -114,15 +115,6 @@ def test_damaged_bundled_cache_is_rebuilt(tmp_path):
 
 
 # ---------------------------------------------------------------- full disks and file-size limits
-
-@pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    "A 2-step run on the bundled digits with its checkpoint at step 2, not exported."
-    from lct_nb.train import TrainConfig, train
-    d = tmp_path_factory.mktemp('files')/'run'
-    train(TrainConfig(total_steps=2, batch_size=16, n_samples=4, ckpt_every=2, sample_every=100_000, run_dir=str(d),
-                      export=False))
-    return d
 
 
 TRAIN = ['--total_steps', '2', '--batch_size', '16', '--n_samples', '4', '--ckpt_every', '2', '--sample_every', '100000']
