@@ -9,57 +9,18 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from diffusers import UNet2DModel, ModelMixin, ConfigMixin
+from functools import partial
+from diffusers import ModelMixin, ConfigMixin
 from diffusers.configuration_utils import register_to_config
-from diffusers.models.attention_processor import Attention
 from .consistency import ConsistencyModel
+from .nets_machinery import _affine, _pytorch_path, norm_in_dtype, keep_layout, _diffusers_unet, _swap_norms, _zero_init
 
 # %% auto #0
-__all__ = ['NORM_KINDS', 'PRESETS', 'norm_in_dtype', 'SampleNorm', 'NsLayerNorm', 'LayerNorm2d', 'RMSNorm2d', 'GroupNorm',
-           'InstanceNorm', 'NsGroupNorm', 'NsInstanceNorm', 'make_norm', 'norm_kind', 'keep_layout', 'UNet',
-           'unet_config', 'make_unet', 'norm_counts', 'model_config', 'build_model']
+__all__ = ['NORM_KINDS', 'PRESETS', 'SampleNorm', 'NsLayerNorm', 'LayerNorm2d', 'RMSNorm2d', 'GroupNorm', 'InstanceNorm',
+           'NsGroupNorm', 'NsInstanceNorm', 'make_norm', 'norm_kind', 'UNet', 'unet_config', 'make_unet', 'norm_counts',
+           'model_config', 'build_model']
 
 # %% ../nbs/05_nsln.ipynb #819e5613
-def _affine(p:torch.Tensor, x:torch.Tensor) -> torch.Tensor:
-    "View a per-channel `(C,)` or per-element `(C, *spatial)` parameter `p` so it broadcasts against `x` `(B, C, ...)`."
-    if p.dim() == 1: return p.view(1, -1, *([1] * (x.dim() - 2)))
-    return p.reshape(1, *x.shape[1:])  # (C,H,W) -> (1,C,H*W) for attention's flattened input
-
-def _pytorch_path(norm:nn.Module, x:torch.Tensor) -> bool:
-    "Whether `norm` runs PyTorch's kernel on `x`: fp32 unless `keep_layout` turned it off (fp32 training's numbers)."
-    return x.dtype == torch.float32 and norm.torch_fp32
-
-def _group_stats(x:torch.Tensor, groups:int, eps:float, centre:bool=True) -> tuple:
-    "fp32 mean (None without centring) and 1/√(σ²+ε) of each sample's `groups` channel groups, each per channel (B, C)."
-    xg = x.float().unflatten(1, (groups, -1))
-    dims = tuple(range(2, xg.dim()))
-    var, mean = torch.var_mean(xg, dims, correction=0) if centre else (xg.square().mean(dims), None)
-    per = lambda s: s[..., None].expand(*s.shape, x.shape[1] // groups).reshape(len(x), -1)
-    return None if mean is None else per(mean), per(torch.rsqrt(var + eps))
-
-def _fold(mean, rstd, weight, bias) -> tuple:
-    "Per-channel scale γ/σ and shift β − u·γ/σ (B, C) in fp32: the whole affine normalisation as one multiply-add."
-    scale = rstd if weight is None else rstd * weight.float()
-    shift = None if mean is None else -mean * scale
-    if bias is not None: shift = bias.float() if shift is None else shift + bias.float()
-    return scale, shift
-
-def norm_in_dtype(x:torch.Tensor,           # (B, C, ...) in any dtype and memory layout
-                  groups:int=1,             # channel groups sharing statistics: 1 for the sample norms, C for instance
-                  eps:float=1e-5,           # added to the variance (or mean square)
-                  weight:torch.Tensor|None=None, # gain γ, per channel `(C,)` or per element `(C, *spatial)`
-                  bias:torch.Tensor|None=None,   # bias β, the same shapes
-                  centre:bool=True) -> torch.Tensor: # subtract the mean (False: RMSNorm)
-    "Normalise with fp32 statistics (one reduction per sample) and one fused multiply-add; `x`'s dtype and layout out."
-    mean, rstd = _group_stats(x, groups, eps, centre)
-    bc = lambda t: t.view(*t.shape, *[1] * (x.dim() - 2))
-    if any(p is not None and p.dim() > 1 for p in (weight, bias)):   # per-element γ, β: normalise, then the affine map
-        y = (x.float() if mean is None else x.float() - bc(mean)) * bc(rstd)
-        y = y if weight is None else y * _affine(weight, x)
-        return (y if bias is None else y + _affine(bias, x)).to(x.dtype)
-    scale, shift = _fold(mean, rstd, weight, bias)
-    return (x * bc(scale) if shift is None else torch.addcmul(bc(shift), x, bc(scale))).to(x.dtype)
-
 def _check_input(norm:nn.Module, x:torch.Tensor, shape:tuple):
     "Raise a clear error when `x` does not fit a norm whose affine parameters have shape `shape`."
     if x.dim() < 2 or x.shape[1] != shape[0]:
@@ -192,14 +153,6 @@ def norm_kind(m:nn.Module) -> str|None:
     norm_types = (nn.GroupNorm, nn.LayerNorm, nn.modules.batchnorm._NormBase, getattr(nn, 'RMSNorm', nn.LayerNorm))
     return 'unknown' if isinstance(m, norm_types) else None
 
-# %% ../nbs/05_nsln.ipynb #69b445d0
-def keep_layout(net:nn.Module) -> nn.Module:
-    "Send fp32 inputs of every norm of `net` through `norm_in_dtype` too, so channels-last maps stay channels-last."
-    for m in net.modules():
-        if norm_kind(m) not in (None, 'unknown'): m.torch_fp32 = False
-    return net
-
-
 # %% ../nbs/05_nsln.ipynb #3427dcad
 PRESETS = {
     # the CelebA-HQ 256 network of the paper (latents 4x32x32): ADM with 128 ch, mult (1,2,3,4), 4 blocks,
@@ -215,60 +168,6 @@ PRESETS = {
 }
 _CONFIG_KEYS = ('preset', 'norm', 'affine', 'in_channels', 'out_channels', 'sample_size', 'block_out_channels',
                 'layers_per_block', 'attn_resolutions', 'attention_head_dim', 'dropout', 'eps', 'zero_init')
-
-# %% ../nbs/05_nsln.ipynb #5b77a81a
-def _diffusers_unet(c:dict) -> UNet2DModel:
-    "diffusers' `UNet2DModel` configured as ADM from a `make_unet` config `c` (norms still GroupNorm)."
-    chs, res = tuple(c['block_out_channels']), [c['sample_size'] >> i for i in range(len(c['block_out_channels']))]
-    attn = [r in c['attn_resolutions'] for r in res]
-    g = _num_groups(math.gcd(*chs))  # placeholder groups that divide every width; these norms get replaced
-    return UNet2DModel(
-        sample_size=c['sample_size'], in_channels=c['in_channels'], out_channels=c['out_channels'],
-        block_out_channels=chs, layers_per_block=c['layers_per_block'],
-        down_block_types=tuple('AttnDownBlock2D' if a else 'ResnetDownsampleBlock2D' for a in attn),
-        up_block_types=tuple('AttnUpBlock2D' if a else 'ResnetUpsampleBlock2D' for a in reversed(attn)),
-        downsample_type='resnet', upsample_type='resnet', resnet_time_scale_shift='scale_shift',
-        time_embedding_type='positional', flip_sin_to_cos=True, freq_shift=0,
-        attention_head_dim=c['attention_head_dim'], norm_num_groups=g, attn_norm_num_groups=g,
-        norm_eps=c['eps'], dropout=c['dropout'])
-
-def _norm_spatial(unet:UNet2DModel, in_channels:int, sample_size:int) -> dict:
-    "Spatial size `(H, W)` seen by each GroupNorm of `unet`, found by one batch-1 forward pass with hooks."
-    seen, hooks = {}, []
-    for name, m in unet.named_modules():
-        if isinstance(m, Attention):  # its norm sees (B, C, H*W): record the attention's 4-D input instead
-            see = lambda mod, a, kw, n=name: seen.__setitem__(n + '.group_norm', tuple(a[0].shape[2:]))
-            hooks.append(m.register_forward_pre_hook(see, with_kwargs=True))
-        elif isinstance(m, nn.GroupNorm) and not name.endswith('group_norm'):
-            hooks.append(m.register_forward_pre_hook(lambda mod, a, n=name: seen.__setitem__(n, tuple(a[0].shape[2:]))))
-    try:
-        with torch.no_grad(): unet(torch.zeros(1, in_channels, sample_size, sample_size), torch.zeros(1))
-    finally:
-        for h in hooks: h.remove()
-    return seen
-
-def _swap_norms(unet:UNet2DModel, kind:str, affine:str='channel', in_channels:int=4, sample_size:int=8) -> int:
-    "Replace every `nn.GroupNorm` of `unet` by `make_norm(kind, ...)`; return how many were replaced."
-    spatial = _norm_spatial(unet, in_channels, sample_size) if affine == 'element' else {}
-    n = 0
-    for name, m in list(unet.named_modules()):
-        if type(m) is nn.GroupNorm:
-            parent, _, attr = name.rpartition('.')
-            setattr(unet.get_submodule(parent), attr, make_norm(kind, m.num_channels, spatial.get(name), eps=m.eps))
-            n += 1
-    return n
-
-def _zero(layer:nn.Module):
-    "Set the weight and bias of `layer` to zero."
-    nn.init.zeros_(layer.weight)
-    nn.init.zeros_(layer.bias)
-
-def _zero_init(unet:UNet2DModel):
-    "ADM's zero init: last conv of each residual block, attention output projections and the output conv."
-    for m in unet.modules():
-        if hasattr(m, 'conv2') and hasattr(m, 'norm2'): _zero(m.conv2)
-        if isinstance(m, Attention): _zero(m.to_out[0])
-    _zero(unet.conv_out)
 
 # %% ../nbs/05_nsln.ipynb #7ad1eb7d
 class UNet(ModelMixin, ConfigMixin):
@@ -288,8 +187,8 @@ class UNet(ModelMixin, ConfigMixin):
                  zero_init:bool=True):     # ADM's zero init, so F_θ starts at 0
         super().__init__()
         c = self.config
-        self.unet = _diffusers_unet(c)
-        self.n_norms = _swap_norms(self.unet, norm, affine, in_channels, sample_size)
+        self.unet = _diffusers_unet(c, _num_groups(math.gcd(*c['block_out_channels'])))
+        self.n_norms = _swap_norms(self.unet, partial(make_norm, norm), affine, in_channels, sample_size)
         if zero_init: _zero_init(self.unet)
 
     def forward(self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np, torch
 import torch.distributed as dist
 from .core import world
+from .ot_ranks import solve_gathered
 
 # %% auto #0
 __all__ = ['OT_MODES', 'sq_euclidean_cost', 'ot_permutation', 'ot_pair', 'ot_permutation_global', 'ot_pair_global', 'ot_couple']
@@ -70,37 +71,6 @@ def ot_pair(x0:torch.Tensor, # data batch (B, ...)
     "Reorder the noise `z` so that (x0[i], z[i]) is the minibatch OT coupling (§4.4 of Dao et al. 2025)."
     return x0, z[ot_permutation(x0, z, **kwargs)]
 
-# %% ../nbs/06_ot.ipynb #e20d3d0a
-def _comm_device(x0, group=None) -> torch.device:
-    "Device the collectives of `group` use: the current GPU under NCCL (a host batch goes there), else x0's device."
-    if dist.get_backend(group) == 'nccl': return torch.device('cuda', torch.cuda.current_device())
-    return x0.device if isinstance(x0, torch.Tensor) else torch.device('cpu')
-
-def _agree_on_batch(x0, z, group, dev) -> torch.dtype:
-    "Check x0 and z on every rank of `group` and that all hold batches of one size, shape, precision; the gather dtype."
-    try:
-        _check_pair(x0, z)
-        err = None
-    except ValueError as e: err = e
-    dt = torch.promote_types(x0.dtype, torch.float32) if err is None else torch.float32  # gather in >= float32 (exact)
-    sig = torch.tensor([int(err is None)] + ([x0.shape[0], x0[0].numel(), int(dt == torch.float64)]
-                                             if err is None else [0, 0, 0]), device=dev)
-    sigs = [torch.empty_like(sig) for _ in range(world(group)[1])]
-    dist.all_gather(sigs, sig, group=group)
-    if err is not None: raise err
-    bad = [r for r, s in enumerate(sigs) if not s[0]]
-    if bad: raise ValueError(f"x0 or z is invalid on rank(s) {bad} of the group (see the error there)")
-    if any(not torch.equal(s, sigs[0]) for s in sigs):
-        raise ValueError(f"x0 has (batch, numel, is_float64) {[s[1:].tolist() for s in sigs]} across ranks: "
-                         "ot_pair_global needs the same batch size, sample shape and precision on every rank")
-    return dt
-
-def _gather(t, dt, dev, group):
-    "The concatenation over the ranks of `group` of their tensors `t`, in dtype `dt` on `dev`."
-    out = [torch.empty(t.shape, dtype=dt, device=dev) for _ in range(world(group)[1])]
-    dist.all_gather(out, t.detach().to(dev, dt).contiguous(), group=group)
-    return torch.cat(out)
-
 # %% ../nbs/06_ot.ipynb #d13ce322
 def ot_permutation_global(x0:torch.Tensor, # this rank's data batch (B, ...)
                           z:torch.Tensor,  # this rank's noise batch, same shape as `x0`
@@ -109,12 +79,7 @@ def ot_permutation_global(x0:torch.Tensor, # this rank's data batch (B, ...)
                          )->tuple: # (perm over the gathered batch (W*B,), z gathered (W*B, ...)), same on all ranks
     "OT permutation of the batch gathered from all ranks of `group`, solved once and broadcast."
     if not (dist.is_available() and dist.is_initialized()): return ot_permutation(x0, z, **kwargs), z
-    rank, dev = world(group)[0], _comm_device(x0, group)
-    dt = _agree_on_batch(x0, z, group, dev)
-    xa, za = _gather(x0, dt, dev, group), _gather(z, dt, dev, group)
-    perm = ot_permutation(xa, za, **kwargs) if rank == 0 else torch.empty(xa.shape[0], dtype=torch.long, device=dev)
-    dist.broadcast(perm, src=0 if group is None else dist.get_global_rank(group, 0), group=group)
-    return perm.to(z.device), za.to(z.device, z.dtype)
+    return solve_gathered(x0, z, lambda xa, za: ot_permutation(xa, za, **kwargs), _check_pair, group)
 
 # %% ../nbs/06_ot.ipynb #6cdad152
 def ot_pair_global(x0:torch.Tensor, # this rank's data batch (B, ...)
