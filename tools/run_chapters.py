@@ -12,7 +12,8 @@ default paths as under nbdev_test.
 Committed outputs. `--stamp` executes a chapter on its full default path (IN_TEST unset), saves its outputs, and records in
 the notebook's metadata (`lct_nb_outputs`) a digest for every code cell that has outputs: the SHA-1 of the sources of
 all code cells of the chapter up to and including that cell. It also records (`lct_nb_inputs`) the SHA-1 of every file
-the chapter's outputs depend on outside the chapter: the `lct_nb` modules its cells import by name, and every file under
+the chapter's outputs depend on outside the chapter: the `lct_nb` modules its cells import by name, every `lct_nb`
+module its kernel had loaded when it finished (those imported by other modules too), and every file under
 `benchmarks/` and `results/` its kernel opened while it ran (seen by an audit hook). `--check` fails on an output whose
 cell, or any code cell above it, changed since it was stamped, on an output that was never stamped, on a chapter whose
 recorded inputs changed or vanished, and on a chapter of Parts I, II or IV (numbered below 10, or 20 and up) that has no
@@ -34,16 +35,18 @@ _lct_opened = set()
 def _lct_audit(event, args, _seen=_lct_opened):
     if event == 'open' and isinstance(args[0], (str, bytes, _o.PathLike)): _seen.add(_o.path.abspath(_o.fsdecode(args[0])))
 _s.addaudithook(_lct_audit)"""
-_DUMP = "print(__import__('json').dumps(sorted(_lct_opened)))"
+_DUMP = """print(__import__('json').dumps([sorted(_lct_opened), sorted(m.__file__ for n, m in list(_s.modules.items())
+                                                      if n.startswith('lct_nb.') and getattr(m, '__file__', None))]))"""
 
-def run(path: Path, timeout: int = 1800, keep=False, opened: set | None = None):
+def run(path: Path, timeout: int = 1800, keep=False, opened: set | None = None, loaded: set | None = None):
     "Execute the notebook at `path` in a fresh kernel, its folder as working directory; raises on the first failing cell."
     nb = nbformat.read(path, as_version=4)
     cells = nb.cells
     nb.cells = [c for c in cells if not _slow(c)]
     if opened is not None: nb.cells = [nbformat.v4.new_code_cell(_HOOK)] + nb.cells + [nbformat.v4.new_code_cell(_DUMP)]
     NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}}).execute()
-    if opened is not None: opened.update(json.loads(nb.cells[-1].outputs[0]['text']))
+    if opened is not None: opened.update(json.loads(nb.cells[-1].outputs[0]['text'])[0])
+    if loaded is not None: loaded.update(json.loads(nb.cells[-1].outputs[0]['text'])[1])
     if keep: nb.cells = cells   # the executed cells are the same objects; slow ones keep no outputs
     return nb
 
@@ -52,9 +55,9 @@ def imported_modules(nb) -> set:
     src = '\n'.join(c.source for c in nb.cells if c.cell_type == 'code')
     return {m for m in re.findall(r'\blct_nb\.(\w+)', src) if (ROOT/'lct_nb'/f'{m}.py').exists()}
 
-def inputs(nb, opened=()) -> dict:
-    "{path relative to the repo: SHA-1} of the modules the chapter imports and the watched files its kernel opened."
-    paths = {f'lct_nb/{m}.py' for m in imported_modules(nb)}
+def inputs(nb, opened=(), loaded=()) -> dict:
+    "{path relative to the repo: SHA-1} of the modules the chapter imports or loaded and the watched files it opened."
+    paths = {f'lct_nb/{m}.py' for m in imported_modules(nb)} | {f'lct_nb/{Path(p).name}' for p in loaded}
     for p in opened:
         rel = Path(p).resolve().relative_to(ROOT) if Path(p).resolve().is_relative_to(ROOT) else None
         if rel and rel.parts[0] in WATCHED and (ROOT/rel).is_file(): paths.add(rel.as_posix())
@@ -74,14 +77,14 @@ def digests(nb) -> dict:
 def stamp(path: Path, timeout: int = 1800):
     "Execute `path` on its full default path and write it back with its outputs and their digests."
     saved = {k: os.environ.pop(k) for k in ('IN_TEST', 'MPLBACKEND') if k in os.environ}   # the kernel's inline figures
-    opened = set()
-    try: nb = run(path, timeout, keep=True, opened=opened)
+    opened, loaded = set(), set()
+    try: nb = run(path, timeout, keep=True, opened=opened, loaded=loaded)
     finally: os.environ.update(saved)
     for c in nb.cells:
         if c.cell_type == 'code': c.metadata, c.execution_count = {}, None
         if _slow(c): c.outputs = []
     nb.metadata[KEY] = digests(nb)
-    nb.metadata[INPUTS] = inputs(nb, opened)
+    nb.metadata[INPUTS] = inputs(nb, opened, loaded)
     nbformat.write(nb, path)
 
 def stale(path: Path) -> list:
