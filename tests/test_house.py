@@ -77,3 +77,20 @@ def test_changed_inputs_and_missing_outputs_are_caught(tmp_path, monkeypatch):
     machinery = tmp_path/'nbs'/'13_machinery.ipynb'
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')]), machinery)
     assert rc.problems(machinery) == []
+
+
+def test_a_module_loaded_without_its_name_is_recorded(tmp_path, monkeypatch):
+    "A module the chapter's kernel loaded without naming it (another module imported it) is among the stamp's inputs."
+    import nbformat
+    rc = _tool('run_chapters')
+    for d in ('lct_nb', 'nbs'): (tmp_path/d).mkdir()
+    monkeypatch.setattr(rc, 'ROOT', tmp_path)
+    (tmp_path/'lct_nb'/'paired.py').write_text('x = 1\n')
+    cell = nbformat.v4.new_code_cell("import importlib\nimportlib.import_module('.'.join(['lct_nb', 'paired'])).__name__")
+    path = tmp_path/'nbs'/'01_tiny.ipynb'
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    assert rc.imported_modules(nbformat.read(path, as_version=4)) == set()
+    rc.stamp(path)
+    assert set(nbformat.read(path, as_version=4).metadata[rc.INPUTS]) == {'lct_nb/paired.py'}
+    (tmp_path/'lct_nb'/'paired.py').write_text('x = 2\n')
+    assert rc.changed_inputs(path) == ['lct_nb/paired.py']
