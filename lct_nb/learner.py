@@ -23,6 +23,7 @@ from .latents import load_latent_cache, latent_cache_path, LatentCache
 from .vae import BUNDLED_VAE, bundled_vae_path
 from .optim import ema_rate, ema_update, lr_at, flatten_parameters, InPlaceRAdam, FusedRAdam
 from .guard import RunGuard, caught_signals
+from .checkpointing import Checkpoints
 from .callbacks import default_callbacks, recipe_callbacks, check_events
 
 # %% ../nbs/16c_learner.ipynb #ebac87e1
@@ -111,7 +112,7 @@ def training_data(cfg: TrainConfig) -> LatentCache:
 # %% ../nbs/16c_learner.ipynb #df60ae24
 COMPILE_BACKEND = 'inductor'   # torch.compile's backend for `--compile`; the tests swap in a counting one
 
-class Trainer(RunGuard):
+class Trainer(RunGuard, Checkpoints):
     "A training run: model, EMAs, optimiser, data and generator; extended by callbacks, not subclasses."
     def __init__(self, cfg: TrainConfig, cbs=None): # cbs: callbacks; default `default_callbacks()`
         self.cfg, self.recipe = cfg, recipe_of(cfg)

@@ -29,7 +29,6 @@ from .callbacks import (EVENTS, Callback, CalibratedC, recipe_callbacks, Metrics
                         SampleGrids, TensorBoard, Export, default_callbacks)
 from .learner import (COMPILE_BACKEND, Trainer, Forwards, BesideForwards, CompiledForwards, batches, to_device,
                             stage_boundary)
-from . import checkpointing   # `Trainer.save` and `Trainer.resume`
 _all_ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
          'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'layout_view', 'flatten_parameters',
          'relayout', 'InPlaceRAdam', 'radam_math', 'FusedRAdam', 'Callback', 'CalibratedC', 'recipe_callbacks',
