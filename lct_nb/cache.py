@@ -4,13 +4,13 @@
 
 # %% ../nbs/14c_cache.ipynb #2fe0bbec
 from __future__ import annotations
-import os, re, sys, json, hashlib, shutil, math, time, zipfile, zlib
+import os, re, sys, json, hashlib, shutil, math, time, typing, zipfile, zlib
 from pathlib import Path
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch
 from fastcore.script import store_true
 from tqdm.auto import tqdm
-from diffusers import AutoencoderKL
+if typing.TYPE_CHECKING: from diffusers import AutoencoderKL   # annotations only: diffusers takes seconds
 from .core import atomic_write, write_json, array_moments, exit_error, call_cli, UserError, writable_dir, no_space
 from .data import BadImageError, ImageFolder, digits_images
 from .vae import BUNDLED_VAE, bundled_vae_path, load_vae, encode, shift_factor
@@ -312,7 +312,7 @@ def latent_cache_path(data:str, # 'digits' (the bundled default) or a latent cac
 def _vae_name(vae) -> str:
     "What meta.json calls `vae`: the bundled VAE, a model's `_name_or_path`, a local folder (resolved) or a hub id."
     if vae is None: return BUNDLED_VAE
-    if isinstance(vae, AutoencoderKL): return vae.config.get('_name_or_path', '')
+    if not isinstance(vae, (str, os.PathLike)): return vae.config.get('_name_or_path', '')   # a loaded VAE
     p = Path(vae).expanduser()
     return str(p.resolve()) if p.exists() else str(vae)
 
@@ -337,7 +337,7 @@ def encode_folder(image_dir, # folder of images (recursive)
         where = 'is the image folder' if dst == src else f'holds the image folder {image_dir}'
         raise UserError(f"out_dir {out_dir} {where}; a latent cache needs a folder of its own")
     name = _vae_name(vae)
-    if not isinstance(vae, AutoencoderKL): vae = load_vae(vae, device=device)
+    if vae is None or isinstance(vae, (str, os.PathLike)): vae = load_vae(vae, device=device)
     size = size or vae.config.sample_size
     ds = ImageFolder(image_dir, size, channels=vae.config.in_channels, skip_bad=skip_bad)
     info = dict(vae=name, size=int(size), channels=int(vae.config.in_channels),

@@ -17,7 +17,6 @@ from .config import TrainConfig, config_flags, due, stage_of
 from .threads import launch_command
 from .objective import LCTConfig, calibrated_c
 from .images import decode_to_images, save_image_grid
-from .export import export_run
 from .sampling import sample, prior, two_step_sigmas
 from .guard import json_line
 
@@ -194,6 +193,7 @@ class Export(Callback):
     def after_fit(self):
         tr = self.trainer
         if not tr.is_main: return
+        from lct_nb.export import export_run   # here, not at the top: it loads diffusers (seconds)
         shutil.rmtree(tr.run_dir/'model', ignore_errors=True)   # a previous export of this run (ours to replace)
         print(f"lct_nb.train: exported {export_run(tr.run_dir, tr.run_dir/'model')}", file=sys.stderr)
 

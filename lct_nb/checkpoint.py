@@ -11,7 +11,6 @@ import hashlib, pickle, re, zipfile
 from pathlib import Path
 import torch
 from .core import atomic_write, UserError
-from .nets import build_model
 
 class CorruptCheckpoint(RuntimeError):
     "A checkpoint whose bytes do not load, or do not match the checksum written beside it."
@@ -118,6 +117,7 @@ def model_of(st:dict, # a checkpoint's state: at least `model_config`, `model` a
         what = 'raw weights' if ema is None else f'EMA {ema}'
         raise UserError(f"{flag} {shown}: the checkpoint's {what} hold NaN or infinite values ({len(bad)} tensors, "
                         f"e.g. {bad[0]}); they cannot make images")
+    from lct_nb.nets import build_model   # here, not at the top: it loads diffusers (seconds)
     model = build_model(st['model_config'])
     model.load_state_dict(sd)
     return model.eval().requires_grad_(False)

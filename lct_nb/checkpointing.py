@@ -13,7 +13,7 @@ import torch, torch.distributed as dist
 from fastcore.basics import patch
 from .config import TrainConfig, plain
 from .optim import relayout, flat_optimizer_state
-from .pipeline import stats_to_dict
+from .latents import stats_to_dict
 from .checkpoint import save_checkpoint, load_latest_intact
 
 # %% ../nbs/16e_checkpointing.ipynb #8cf3f707

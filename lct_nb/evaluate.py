@@ -17,10 +17,9 @@ from tqdm.auto import tqdm
 
 from .core import world, eval_mode, write_json, init_distributed, exit_error, one_line_errors, UserError
 from .core import writable_dir
-from .pipeline import stats_from_dict
 from .data import ImageFolder
 from .cache import latent_cache_path, checked_device
-from .latents import LatentCache, load_latent_cache
+from .latents import LatentCache, load_latent_cache, stats_from_dict
 from .sampling import model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
 from .metrics import (FeatureExtractor, extract_features, fid_pr, get_feature_extractor, reference_stats,

@@ -18,7 +18,6 @@ from fastcore.basics import patch
 from .config import TrainConfig, recipe_of, flag_warnings, due, stage_of
 from .objective import ct_batch, ct_forwards, ct_objective, ct_loss, loss_scale
 from .losses import checked_c
-from .nets import unet_config, model_config, build_model, keep_layout
 from .latents import load_latent_cache, latent_cache_path, LatentCache
 from .vae import BUNDLED_VAE, bundled_vae_path
 from .optim import ema_rate, ema_update, lr_at, flatten_parameters, InPlaceRAdam, FusedRAdam
@@ -100,6 +99,7 @@ def training_data(cfg: TrainConfig) -> LatentCache:
     except (ValueError, FileNotFoundError) as e: raise UserError(f"{flag}: {e}") from None
     (c, h, w), vae = data.shape, str(data.meta.get('vae', ''))
     if h != w: raise UserError(f"{flag}: latents of shape {data.shape} are not square; the UNet takes H = W")
+    from lct_nb.nets import unet_config   # here, not at the top: it loads diffusers (seconds)
     try: unet_config(cfg.net, recipe_of(cfg).norm, c, h)
     except ValueError as e:
         raise UserError(f"{flag}: latents of shape {data.shape} do not fit --net {cfg.net} ({e})") from None
@@ -145,6 +145,7 @@ class Trainer(RunGuard, Checkpoints):
 
     def build_networks(self):
         "The consistency model and its EMAs, the parameters of each views into one flat buffer (`flatten_parameters`)."
+        from lct_nb.nets import unet_config, model_config, build_model, keep_layout   # diffusers: not at the top
         cfg, r = self.cfg, self.recipe
         self.model_config = model_config(unet_config(cfg.net, r.norm, self.data.shape[0], self.data.shape[1]),
                                          r.sigma_data, r.sigma_min)

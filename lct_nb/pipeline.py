@@ -14,25 +14,11 @@ from fastcore.basics import patch
 from .nets import UNet
 from .consistency import ConsistencyModel
 from .vae import load_vae
-from .latents import LatentStats, denormalize, decode
+from .latents import LatentStats, denormalize, decode, stats_to_dict, stats_from_dict
 from .sampling import sample, prior, PAPER_TWO_STEP
 
 # %% auto #0
-__all__ = ['MAX_BATCH_SIZE', 'CHECKSUMS', 'stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline', 'write_checksums',
-           'check_checksums']
-
-# %% ../nbs/19_pipeline.ipynb #467ac3d8
-def stats_to_dict(stats:LatentStats) -> dict:
-    "The JSON-able fields of `stats`, everything `denormalize` needs; per-channel statistics as `(C,)` lists."
-    flat = (lambda t: t[:, 0, 0]) if stats.kind == 'channel' else (lambda t: t)
-    arrays = dict(mean=stats.mean, std=stats.std, tail_mean=stats.tail_mean, tail_std=stats.tail_std)
-    return dict(kind=stats.kind, sigma_data=float(stats.sigma_data), tail=float(stats.tail),
-                **{k: flat(v).tolist() for k, v in arrays.items()})
-
-def stats_from_dict(d:dict, # a `stats_to_dict`
-                   ) -> LatentStats:
-    "The `LatentStats` that `stats_to_dict` wrote."
-    return LatentStats(d['mean'], d['std'], d['kind'], d['sigma_data'], d['tail'], (d['tail_mean'], d['tail_std']))
+__all__ = ['MAX_BATCH_SIZE', 'CHECKSUMS', 'LCTScheduler', 'LCTPipeline', 'write_checksums', 'check_checksums']
 
 # %% ../nbs/19_pipeline.ipynb #a985f1a1
 class LCTScheduler(SchedulerMixin, ConfigMixin):

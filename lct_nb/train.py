@@ -16,7 +16,6 @@ import os, signal, sys, threading, traceback
 import lct_nb.core   # before torch: a command's OpenMP wait is chosen there (lct_nb.threads), read when torch loads
 import torch.distributed as dist
 from .core import dist_env, exit_error, UserError
-from .nets import build_model
 from .checkpoint import load_checkpoint, model_of, CorruptCheckpoint
 
 # %% ../nbs/16g_train.ipynb #4a95de6f

@@ -77,3 +77,13 @@ def test_changed_inputs_and_missing_outputs_are_caught(tmp_path, monkeypatch):
     machinery = tmp_path/'nbs'/'13_machinery.ipynb'
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')]), machinery)
     assert rc.problems(machinery) == []
+
+
+def test_import_floors(tmp_path):
+    "The package's module-level import graph is at most census.MAX_FLOORS deep; an import in a function is no edge."
+    assert len(census.floors()) <= census.MAX_FLOORS, census.floors()
+    assert census.floors({'a': {'b'}, 'b': {'c'}, 'c': set(), 'd': {'c'}}) == ['a', 'b', 'c']
+    import ast
+    src = "from .core import x\ndef f():\n    from lct_nb.nets import y\n    from .cache import z\n"
+    fn = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.FunctionDef))
+    assert census._package_imports(fn) == 1   # nets is in census.LAZY (it loads diffusers); cache is not
