@@ -4,7 +4,7 @@
 
 # %% ../nbs/14c_cache.ipynb #2fe0bbec
 from __future__ import annotations
-import os, re, sys, json, hashlib, shutil, math, time, typing, zipfile, zlib
+import os, re, sys, json, shutil, math, time, typing, zipfile
 from pathlib import Path
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch
@@ -12,19 +12,18 @@ from fastcore.script import store_true
 from tqdm.auto import tqdm
 if typing.TYPE_CHECKING: from diffusers import AutoencoderKL   # annotations only: diffusers takes seconds
 from .core import atomic_write, write_json, array_moments, exit_error, call_cli, UserError, writable_dir, no_space
+from .core import file_digest, bytes_digest, crc32_of
 from .data import BadImageError, ImageFolder, digits_images
 from .vae import BUNDLED_VAE, bundled_vae_path, load_vae, encode, shift_factor
 
 # %% auto #0
-__all__ = ['CACHE_FORMAT', 'require', 'error_line', 'read_array', 'crc32_of', 'encode_latents', 'write_latent_cache',
-           'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder', 'checked_device', 'main']
+__all__ = ['CACHE_FORMAT', 'require', 'error_line', 'read_array', 'encode_latents', 'write_latent_cache', 'lct_cache_dir',
+           'bundled_latents', 'latent_cache_path', 'encode_folder', 'checked_device', 'main']
 
 # %% ../nbs/14c_cache.ipynb #0aedf680
 CACHE_FORMAT = 1
 _RESUME_KEYS = ('format', 'vae', 'vae_config_sha1', 'n_inputs', 'names_sha1', 'shard_size', 'sample', 'seed', 'size',
                 'channels')
-
-def _sha1(s:str): return hashlib.sha1(s.encode()).hexdigest()
 
 def require(cond, msg):
     if not cond: raise UserError(msg)
@@ -46,13 +45,6 @@ def read_array(path:Path, # a cache file: .npy (one array) or .npz (several)
         raise UserError(f"{path}: not a plain numeric array file ({why}); "
                         f"delete {path.parent} and encode it again") from None
 
-def crc32_of(path:Path) -> str:
-    "zlib CRC-32 of a file, read 1 MiB at a time, as 8 hex digits."
-    c = 0
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): c = zlib.crc32(b, c)
-    return f'{c:08x}'
-
 def _check_positive(prefix:str='', **values):
     "A `UserError` naming the first of `values` (ints or None) that is not a positive integer."
     for k, v in values.items():
@@ -63,13 +55,14 @@ def _save_npz(path, **arrays):
         with open(t, 'wb') as f: np.savez(f, **arrays)
     return atomic_write(path, w)
 
-def _vae_config_sha1(vae): return _sha1(json.dumps(dict(vae.config), sort_keys=True, default=str))
+def _vae_config_sha1(vae): return bytes_digest(json.dumps(dict(vae.config), sort_keys=True, default=str), algo='sha1')
 
 # %% ../nbs/14c_cache.ipynb #73a6c452
 def _settings(vae, names, shard_size, sample, seed, info):
     "What makes two encodes of the same inputs interchangeable (checked on resume)."
     return dict(format=CACHE_FORMAT, vae=str(info.get('vae', vae.config.get('_name_or_path', ''))),
-                vae_config_sha1=_vae_config_sha1(vae), n_inputs=len(names), names_sha1=_sha1('\n'.join(names)),
+                vae_config_sha1=_vae_config_sha1(vae), n_inputs=len(names),
+                names_sha1=bytes_digest('\n'.join(names), algo='sha1'),
                 shard_size=shard_size, sample=sample, seed=seed, scaling_factor=vae.config.scaling_factor,
                 shift_factor=shift_factor(vae), **{k: v for k, v in info.items() if k != 'vae'})
 
@@ -257,12 +250,6 @@ def lct_cache_dir() -> Path:
     "User cache directory of lct_nb: $LCT_NB_CACHE, default ~/.cache/lct_nb."
     return Path(os.environ.get('LCT_NB_CACHE') or '~/.cache/lct_nb').expanduser()
 
-def _file_sha1(p:Path):
-    h = hashlib.sha1()
-    with open(p, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
-
 def _finished(out:Path) -> bool:
     "True if `out` holds a finished latent cache."
     try: return bool(json.loads((out / 'meta.json').read_text()).get('complete'))
@@ -275,7 +262,7 @@ def bundled_latents(cache_dir=None, # where to build the cache (default: `lct_ca
     "Path of the bundled digits latent cache (4×8×8), encoding the digits with the shipped VAE on first use."
     vp = bundled_vae_path()
     root = Path(cache_dir).expanduser() if cache_dir is not None else lct_cache_dir()
-    out = root / f"digits32_{_file_sha1(vp/'diffusion_pytorch_model.safetensors')[:10]}"
+    out = root / f"digits32_{file_digest(vp/'diffusion_pytorch_model.safetensors', 'sha1')[:10]}"
     if not rebuild and _finished(out): return out
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{out.name}.{os.getpid()}.tmp"

@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_latents.ipynb #06c5bcbc
 from __future__ import annotations
-import hashlib, json, math
+import json, math
 from typing import TYPE_CHECKING
 from pathlib import Path
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch
-from .core import array_moments, UserError
+from .core import array_moments, UserError, bytes_digest, crc32_of
 if TYPE_CHECKING: from diffusers import AutoencoderKL   # annotations only: diffusers takes seconds to import
 from .vae import shift_factor
-from .cache import read_array, require, error_line, crc32_of
+from .cache import read_array, require, error_line
 from .cache import bundled_latents, latent_cache_path, main   # the bundled data, a run's data, the command
 
 # %% auto #0
@@ -168,10 +168,9 @@ class LatentCache:
                                f"delete {self.path} and encode it again")
     def digest(self) -> str:
         "SHA-256 of what identifies the cache's contents: latents.npy's CRC-32, the statistics and the names."
-        h = hashlib.sha256((self.meta.get('latents_crc32') or crc32_of(self.path / 'latents.npy')).encode())
-        for k in sorted(self.raw_stats): h.update(np.ascontiguousarray(self.raw_stats[k]).tobytes())
-        if (self.path / 'names.txt').is_file(): h.update((self.path / 'names.txt').read_bytes())
-        return h.hexdigest()
+        crc, names = self.meta.get('latents_crc32') or crc32_of(self.path / 'latents.npy'), self.path / 'names.txt'
+        stats = [np.ascontiguousarray(self.raw_stats[k]).tobytes() for k in sorted(self.raw_stats)]
+        return bytes_digest(crc, *stats, names.read_bytes() if names.is_file() else b'')
     def __len__(self): return len(self.latents)
     @property
     def shape(self): return tuple(self.latents.shape[1:])
