@@ -12,7 +12,7 @@ from fastcore.script import store_true
 from tqdm.auto import tqdm
 if typing.TYPE_CHECKING: from diffusers import AutoencoderKL   # annotations only: diffusers takes seconds
 from .core import atomic_write, write_json, array_moments, exit_error, call_cli, UserError, writable_dir, no_space
-from .core import file_digest, bytes_digest, crc32_of
+from .core import file_digest, bytes_digest, crc32_of, load_function
 from .data import BadImageError, ImageFolder, digits_images
 from .vae import BUNDLED_VAE, bundled_vae_path, load_vae, encode, shift_factor
 
@@ -303,7 +303,7 @@ def _vae_name(vae) -> str:
     p = Path(vae).expanduser()
     return str(p.resolve()) if p.exists() else str(vae)
 
-def encode_folder(image_dir, # folder of images (recursive)
+def encode_folder(image_dir, # folder of images (recursive), or what `source` reads
                   out_dir, # latent cache directory to create or resume
                   vae=None, # AutoencoderKL, hub id or local folder (default: the bundled digits VAE)
                   size:int|None=None, # resolution (default: the VAE's `sample_size`)
@@ -316,6 +316,7 @@ def encode_folder(image_dir, # folder of images (recursive)
                   device='cpu', # device of the VAE
                   progress:bool=True, # show a progress bar
                   on_shard=None, # callback(shard_number) after each shard
+                  source=ImageFolder, # the data source that reads `image_dir` (an `ImageSource`)
                  ) -> Path:
     "Encode every image under `image_dir` with a diffusers `AutoencoderKL` into a latent cache at `out_dir`."
     _check_positive(size=size, batch_size=batch_size, shard_size=shard_size)
@@ -326,9 +327,10 @@ def encode_folder(image_dir, # folder of images (recursive)
     name = _vae_name(vae)
     if vae is None or isinstance(vae, (str, os.PathLike)): vae = load_vae(vae, device=device)
     size = size or vae.config.sample_size
-    ds = ImageFolder(image_dir, size, channels=vae.config.in_channels, skip_bad=skip_bad)
-    info = dict(vae=name, size=int(size), channels=int(vae.config.in_channels),
-                image_dir=str(Path(image_dir).expanduser().resolve()))
+    ds = source(image_dir, size, channels=vae.config.in_channels, skip_bad=skip_bad)
+    where = str(Path(image_dir).expanduser().resolve()) if source is ImageFolder else str(image_dir)
+    other = {} if source is ImageFolder else dict(image_source=f'{source.__module__}:{source.__qualname__}')
+    info = dict(vae=name, size=int(size), channels=int(vae.config.in_channels), image_dir=where, **other)
     return encode_latents(vae, ds, out_dir, names=ds.names, batch_size=batch_size, shard_size=shard_size, sample=sample,
                           seed=seed, info=info, overwrite=overwrite, progress=progress, on_shard=on_shard)
 
@@ -369,15 +371,18 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
          overwrite:store_true=False, # remove a cache's own files, encode all again (else a finished one is kept)
          device:str=None, # torch device (default: cuda if available)
          vae_subfolder:str=None, # subfolder of --vae holding the VAE (e.g. "vae" in a Stable Diffusion repository)
+         source:str=None, # module:Class of another data source, reading IMAGE_DIR (default: a folder of images)
         ):
     "Encode an image folder into a latent cache for lct_nb training."
     try:
         _check_positive('--', size=size, batch_size=batch_size, shard_size=shard_size)
         _check_writable(out_dir)
         device = checked_device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        src = load_function(source, '--source') if source else ImageFolder
         if vae is not None and vae_subfolder: vae = load_vae(vae, device=device, subfolder=vae_subfolder)
         out = encode_folder(image_dir, out_dir, vae=vae, size=size, batch_size=batch_size, shard_size=shard_size,
-                            sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device)
+                            sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device,
+                            source=src)
     except BadImageError as e:
         exit_error('latents', f"{e} (pass --skip_bad to skip unreadable files; re-running resumes)")
     except (ValueError, FileNotFoundError) as e: exit_error('latents', e)

@@ -6,7 +6,7 @@
 __all__ = ['OPENMP_WAIT', 'dist_env', 'world', 'default_device', 'init_distributed', 'host_read', 'eval_mode', 'beside',
            'atomic_write', 'write_json', 'remove_stale_temps', 'writable_dir', 'no_space', 'Moments', 'array_moments',
            'file_digest', 'bytes_digest', 'crc32_of', 'assets_dir', 'UserError', 'exit_error', 'one_line_errors',
-           'call_cli']
+           'call_cli', 'load_function']
 
 # %% ../nbs/13_core.ipynb #b7e2d4a6
 import os, sys
@@ -244,3 +244,14 @@ def call_cli(tool: str):
             return func(**{k: v for k, v in a.items() if k not in ('pdb', 'xtra')})
         return _f
     return deco
+
+# %% ../nbs/13_core.ipynb #e2f4a6b1
+import importlib
+
+def load_function(spec: str, # `module:name`, e.g. 'lct_nb.data:ImageFolder'
+                  flag: str): # the option that gave `spec`, named in the error
+    "The object `spec` names (a function, a class); a `UserError` naming `flag` if it does not import."
+    mod, _, fn = spec.partition(':')
+    try: return getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise UserError(f"{flag} {spec!r}: cannot import {fn!r} from {mod!r} ({e}); pass {flag} module:function") from e
