@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
 from .config import TrainConfig, recipe_of, flag_warnings, due, stage_of
-from .objective import ct_batch, ct_forwards, ct_objective, ct_loss, loss_scale
+from .objective import ct_batch, ct_forwards, ct_objective, ct_loss
 from .losses import checked_c
 from .latents import load_latent_cache, latent_cache_path, LatentCache
 from .vae import BUNDLED_VAE, bundled_vae_path
@@ -216,10 +216,9 @@ def forward_backward(self: Trainer, batch: dict, # a batch from `prepare`
     "The objective (Eq. 4 + β·Eq. 9) and backward on `batch`; the finite and stop flags agreed by all ranks, on device."
     self.batch = to_device(batch, self.device)
     if self.signal: self.stop_t.fill_(self.signal)   # a signal seen on this rank (no host wait)
-    self.c = None if self.recipe.c_schedule == 'calibrated' else loss_scale(batch['N'], self.latent_dim, self.recipe)
-    self('before_step')                     # a callback may set `self.c` (`CalibratedC` does)
-    if self.c is None:
-        raise RuntimeError("c_schedule='calibrated' needs the `CalibratedC` callback to set the trainer's c")
+    self.c = None
+    self('before_step')                     # the run's `CScale` callback sets `self.c`
+    if self.c is None: raise RuntimeError("no callback set the trainer's c (a `CScale`; `recipe_callbacks` adds one)")
     self.opt.zero_grad(set_to_none=False)   # in place: on a GPU the gradients are views into one buffer
     done = []
     run_side = None if side is None else lambda: done.append(side())
