@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_evaluate.ipynb #37a0be33
 from __future__ import annotations
-import argparse, importlib, json, math, os, sys, time
+import argparse, json, math, os, sys, time
 from functools import partial
 from pathlib import Path
 
