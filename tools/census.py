@@ -4,13 +4,13 @@
 
 Rules: a function's size is its statements (every statement in its body, nested ones included), median <= 6, none
 above 30; no two simple statements on one line (`a; b`); no line over 120 characters (nbdev's generated `__all__` list
-excepted); no module over 400 lines; no function imports a module of this package inside its body (that only dodges an
-import order; optional third-party imports inside a function are allowed), except the modules of `LAZY`, whose import
-loads a heavy third-party library that a training run needs only once it builds a network or exports one: reached from
-inside the function that needs them, they keep `import lct_nb.train`, `--help` and the checks of a config light; the
-package's import graph is at most `MAX_FLOORS` modules deep (`floors`, module-level imports only). `PENDING` lists what breaks a rule today and
-is still to be mended; the check fails on anything else, and on an entry of `PENDING` that no longer breaks its rule,
-so the list only shrinks.
+excepted); no module over 400 lines; the package's import graph is at most `MAX_FLOORS` modules deep (`floors`,
+module-level imports only); no function imports a module of this package inside its body (that only dodges an import
+order; optional third-party imports inside a function are allowed), except the modules of `LAZY`: importing one loads
+a heavy third-party library that a run needs only once it builds or exports a network, so reaching it from inside the
+function that needs it keeps `import lct_nb.train`, `--help` and the checks of a config light. `PENDING` lists what
+breaks a rule today and is still to be mended; the check fails on anything else, and on an entry of `PENDING` that no
+longer breaks its rule, so the list only shrinks.
 """
 import ast, statistics, sys
 from pathlib import Path
