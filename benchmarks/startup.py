@@ -6,8 +6,9 @@
 Each row is `python -c "import X"` in a fresh process, measured with the children's rusage (the same numbers as
 `/usr/bin/time -f "%U %S"`), so a busy machine inflates wall time but barely the CPU seconds. The rows: `torch` alone,
 `torch` with the diffusers classes the package builds on (`UNet2DModel`, `AutoencoderKL`), `lct_nb.threads` (what a
-command runs before torch), and the modules of the four commands. A command's start-up is its module's row plus its
-own flags' work; `python -X importtime -c "import lct_nb.train"` shows where the seconds go.
+command runs before torch), the modules of the four commands, and `python -m lct_nb.train --help`. A command's
+start-up is its module's row plus its own flags' work; `python -X importtime -c "import lct_nb.train"` shows where the
+seconds go.
 """
 import argparse, json, os, resource, statistics, subprocess, sys
 from pathlib import Path
@@ -16,14 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 IMPORTS = {'torch': 'import torch',
            'torch + diffusers': 'import torch; from diffusers import UNet2DModel, AutoencoderKL',
            'lct_nb.threads': 'import lct_nb.threads',
-           **{f'lct_nb.{m}': f'import lct_nb.{m}' for m in ('train', 'evaluate', 'latents', 'export')}}
+           **{f'lct_nb.{m}': f'import lct_nb.{m}' for m in ('train', 'evaluate', 'latents', 'export')},
+           'lct_nb.train --help': "import runpy, sys; sys.argv = ['train', '--help']; "
+                                  "runpy.run_module('lct_nb.train', run_name='__main__')"}
 
 
 def cpu_seconds(code: str) -> tuple:
     "(user, system) CPU seconds of a fresh `python -c code`."
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT, env=env)
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 

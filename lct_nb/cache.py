@@ -4,27 +4,26 @@
 
 # %% ../nbs/14c_cache.ipynb #2fe0bbec
 from __future__ import annotations
-import os, re, sys, json, hashlib, shutil, math, time, zipfile, zlib
+import os, re, sys, json, shutil, math, time, typing, zipfile
 from pathlib import Path
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch
 from fastcore.script import store_true
 from tqdm.auto import tqdm
-from diffusers import AutoencoderKL
+if typing.TYPE_CHECKING: from diffusers import AutoencoderKL   # annotations only: diffusers takes seconds
 from .core import atomic_write, write_json, array_moments, exit_error, call_cli, UserError, writable_dir, no_space
+from .core import file_digest, bytes_digest, crc32_of, load_function
 from .data import BadImageError, ImageFolder, digits_images
 from .vae import BUNDLED_VAE, bundled_vae_path, load_vae, encode, shift_factor
 
 # %% auto #0
-__all__ = ['CACHE_FORMAT', 'require', 'error_line', 'read_array', 'crc32_of', 'encode_latents', 'write_latent_cache',
-           'lct_cache_dir', 'bundled_latents', 'latent_cache_path', 'encode_folder', 'checked_device', 'main']
+__all__ = ['CACHE_FORMAT', 'require', 'error_line', 'read_array', 'encode_latents', 'write_latent_cache', 'lct_cache_dir',
+           'bundled_latents', 'latent_cache_path', 'encode_folder', 'checked_device', 'main']
 
 # %% ../nbs/14c_cache.ipynb #0aedf680
 CACHE_FORMAT = 1
 _RESUME_KEYS = ('format', 'vae', 'vae_config_sha1', 'n_inputs', 'names_sha1', 'shard_size', 'sample', 'seed', 'size',
                 'channels')
-
-def _sha1(s:str): return hashlib.sha1(s.encode()).hexdigest()
 
 def require(cond, msg):
     if not cond: raise UserError(msg)
@@ -46,13 +45,6 @@ def read_array(path:Path, # a cache file: .npy (one array) or .npz (several)
         raise UserError(f"{path}: not a plain numeric array file ({why}); "
                         f"delete {path.parent} and encode it again") from None
 
-def crc32_of(path:Path) -> str:
-    "zlib CRC-32 of a file, read 1 MiB at a time, as 8 hex digits."
-    c = 0
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): c = zlib.crc32(b, c)
-    return f'{c:08x}'
-
 def _check_positive(prefix:str='', **values):
     "A `UserError` naming the first of `values` (ints or None) that is not a positive integer."
     for k, v in values.items():
@@ -63,13 +55,14 @@ def _save_npz(path, **arrays):
         with open(t, 'wb') as f: np.savez(f, **arrays)
     return atomic_write(path, w)
 
-def _vae_config_sha1(vae): return _sha1(json.dumps(dict(vae.config), sort_keys=True, default=str))
+def _vae_config_sha1(vae): return bytes_digest(json.dumps(dict(vae.config), sort_keys=True, default=str), algo='sha1')
 
 # %% ../nbs/14c_cache.ipynb #73a6c452
 def _settings(vae, names, shard_size, sample, seed, info):
     "What makes two encodes of the same inputs interchangeable (checked on resume)."
     return dict(format=CACHE_FORMAT, vae=str(info.get('vae', vae.config.get('_name_or_path', ''))),
-                vae_config_sha1=_vae_config_sha1(vae), n_inputs=len(names), names_sha1=_sha1('\n'.join(names)),
+                vae_config_sha1=_vae_config_sha1(vae), n_inputs=len(names),
+                names_sha1=bytes_digest('\n'.join(names), algo='sha1'),
                 shard_size=shard_size, sample=sample, seed=seed, scaling_factor=vae.config.scaling_factor,
                 shift_factor=shift_factor(vae), **{k: v for k, v in info.items() if k != 'vae'})
 
@@ -257,12 +250,6 @@ def lct_cache_dir() -> Path:
     "User cache directory of lct_nb: $LCT_NB_CACHE, default ~/.cache/lct_nb."
     return Path(os.environ.get('LCT_NB_CACHE') or '~/.cache/lct_nb').expanduser()
 
-def _file_sha1(p:Path):
-    h = hashlib.sha1()
-    with open(p, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
-
 def _finished(out:Path) -> bool:
     "True if `out` holds a finished latent cache."
     try: return bool(json.loads((out / 'meta.json').read_text()).get('complete'))
@@ -275,7 +262,7 @@ def bundled_latents(cache_dir=None, # where to build the cache (default: `lct_ca
     "Path of the bundled digits latent cache (4×8×8), encoding the digits with the shipped VAE on first use."
     vp = bundled_vae_path()
     root = Path(cache_dir).expanduser() if cache_dir is not None else lct_cache_dir()
-    out = root / f"digits32_{_file_sha1(vp/'diffusion_pytorch_model.safetensors')[:10]}"
+    out = root / f"digits32_{file_digest(vp/'diffusion_pytorch_model.safetensors', 'sha1')[:10]}"
     if not rebuild and _finished(out): return out
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{out.name}.{os.getpid()}.tmp"
@@ -312,11 +299,11 @@ def latent_cache_path(data:str, # 'digits' (the bundled default) or a latent cac
 def _vae_name(vae) -> str:
     "What meta.json calls `vae`: the bundled VAE, a model's `_name_or_path`, a local folder (resolved) or a hub id."
     if vae is None: return BUNDLED_VAE
-    if isinstance(vae, AutoencoderKL): return vae.config.get('_name_or_path', '')
+    if not isinstance(vae, (str, os.PathLike)): return vae.config.get('_name_or_path', '')   # a loaded VAE
     p = Path(vae).expanduser()
     return str(p.resolve()) if p.exists() else str(vae)
 
-def encode_folder(image_dir, # folder of images (recursive)
+def encode_folder(image_dir, # folder of images (recursive), or what `source` reads
                   out_dir, # latent cache directory to create or resume
                   vae=None, # AutoencoderKL, hub id or local folder (default: the bundled digits VAE)
                   size:int|None=None, # resolution (default: the VAE's `sample_size`)
@@ -329,6 +316,7 @@ def encode_folder(image_dir, # folder of images (recursive)
                   device='cpu', # device of the VAE
                   progress:bool=True, # show a progress bar
                   on_shard=None, # callback(shard_number) after each shard
+                  source=ImageFolder, # the data source that reads `image_dir` (an `ImageSource`)
                  ) -> Path:
     "Encode every image under `image_dir` with a diffusers `AutoencoderKL` into a latent cache at `out_dir`."
     _check_positive(size=size, batch_size=batch_size, shard_size=shard_size)
@@ -337,11 +325,12 @@ def encode_folder(image_dir, # folder of images (recursive)
         where = 'is the image folder' if dst == src else f'holds the image folder {image_dir}'
         raise UserError(f"out_dir {out_dir} {where}; a latent cache needs a folder of its own")
     name = _vae_name(vae)
-    if not isinstance(vae, AutoencoderKL): vae = load_vae(vae, device=device)
+    if vae is None or isinstance(vae, (str, os.PathLike)): vae = load_vae(vae, device=device)
     size = size or vae.config.sample_size
-    ds = ImageFolder(image_dir, size, channels=vae.config.in_channels, skip_bad=skip_bad)
-    info = dict(vae=name, size=int(size), channels=int(vae.config.in_channels),
-                image_dir=str(Path(image_dir).expanduser().resolve()))
+    ds = source(image_dir, size, channels=vae.config.in_channels, skip_bad=skip_bad)
+    where = str(Path(image_dir).expanduser().resolve()) if source is ImageFolder else str(image_dir)
+    other = {} if source is ImageFolder else dict(image_source=f'{source.__module__}:{source.__qualname__}')
+    info = dict(vae=name, size=int(size), channels=int(vae.config.in_channels), image_dir=where, **other)
     return encode_latents(vae, ds, out_dir, names=ds.names, batch_size=batch_size, shard_size=shard_size, sample=sample,
                           seed=seed, info=info, overwrite=overwrite, progress=progress, on_shard=on_shard)
 
@@ -382,15 +371,18 @@ def main(image_dir:str, # folder of images, searched recursively for jpg/jpeg/pn
          overwrite:store_true=False, # remove a cache's own files, encode all again (else a finished one is kept)
          device:str=None, # torch device (default: cuda if available)
          vae_subfolder:str=None, # subfolder of --vae holding the VAE (e.g. "vae" in a Stable Diffusion repository)
+         source:str=None, # module:Class of another data source, reading IMAGE_DIR (default: a folder of images)
         ):
     "Encode an image folder into a latent cache for lct_nb training."
     try:
         _check_positive('--', size=size, batch_size=batch_size, shard_size=shard_size)
         _check_writable(out_dir)
         device = checked_device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        src = load_function(source, '--source') if source else ImageFolder
         if vae is not None and vae_subfolder: vae = load_vae(vae, device=device, subfolder=vae_subfolder)
         out = encode_folder(image_dir, out_dir, vae=vae, size=size, batch_size=batch_size, shard_size=shard_size,
-                            sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device)
+                            sample=not mean, seed=seed, skip_bad=skip_bad, overwrite=overwrite, device=device,
+                            source=src)
     except BadImageError as e:
         exit_error('latents', f"{e} (pass --skip_bad to skip unreadable files; re-running resumes)")
     except (ValueError, FileNotFoundError) as e: exit_error('latents', e)

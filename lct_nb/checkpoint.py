@@ -7,21 +7,13 @@ __all__ = ['CorruptCheckpoint', 'save_checkpoint', 'checkpoints', 'latest_checkp
            'nonfinite', 'set_aside', 'model_of']
 
 # %% ../nbs/15_checkpoint.ipynb #aa3d16ba
-import hashlib, pickle, re, zipfile
+import pickle, re, zipfile
 from pathlib import Path
 import torch
-from .core import atomic_write, UserError
-from .nets import build_model
+from .core import atomic_write, UserError, file_digest
 
 class CorruptCheckpoint(RuntimeError):
     "A checkpoint whose bytes do not load, or do not match the checksum written beside it."
-
-def _digest(path, chunk: int = 1 << 20) -> str:
-    "SHA-256 of a file, read in 1 MiB chunks."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(chunk), b''): h.update(b)
-    return h.hexdigest()
 
 def _sum_path(path: Path) -> Path: return path.with_name(path.name + '.sha256')
 
@@ -33,7 +25,7 @@ def save_checkpoint(state: dict, # everything to save: tensors, numbers, strings
     path = Path(folder)/f'step{step:07d}.pt'
     def write(tmp):
         with open(tmp, 'wb') as f: torch.save(state, f)   # through a Python file, so a full disk raises OSError(ENOSPC)
-        d = _digest(tmp)
+        d = file_digest(tmp)
         atomic_write(_sum_path(path), lambda t: t.write_text(d + '\n'))
     try: atomic_write(path, write)
     except BaseException:   # no checksum for a checkpoint that was not written
@@ -71,7 +63,7 @@ def load_checkpoint(path, map_location='cpu',
     want = s.read_bytes().decode('ascii', 'replace').strip() if s.exists() else None
     if want is not None and not re.fullmatch('[0-9a-f]{64}', want):
         raise CorruptCheckpoint(f'{path}: its checksum file {s.name} is damaged (not a SHA-256); it cannot be checked')
-    if want is not None and want != _digest(path):
+    if want is not None and want != file_digest(path):
         raise CorruptCheckpoint(f'{path}: its bytes do not match the checksum in {s.name} (corrupt or altered)')
     try: st = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
@@ -118,6 +110,7 @@ def model_of(st:dict, # a checkpoint's state: at least `model_config`, `model` a
         what = 'raw weights' if ema is None else f'EMA {ema}'
         raise UserError(f"{flag} {shown}: the checkpoint's {what} hold NaN or infinite values ({len(bad)} tensors, "
                         f"e.g. {bad[0]}); they cannot make images")
+    from lct_nb.nets import build_model   # here, not at the top: it loads diffusers (seconds)
     model = build_model(st['model_config'])
     model.load_state_dict(sd)
     return model.eval().requires_grad_(False)

@@ -14,7 +14,6 @@ import torch
 from .core import one_line_errors, default_device, dist_env
 from .curriculum import nfe_at
 from .objective import LCTConfig, get_preset, check_config
-from .nets import PRESETS as NETS
 from .checkpoint import latest_checkpoint
 
 # %% ../nbs/16a_config.ipynb #37025f0e
@@ -224,16 +223,20 @@ def _check_device(cfg: TrainConfig, device):
                          "backward falls off oneDNN, and a CPU without AVX-512 bf16 or AMX computes it in software); "
                          "train in fp32 (drop --bf16)")
 
+def _check_network(cfg: TrainConfig):
+    "The objective's fields and --net, checked last: `lct_nb.nets` loads diffusers, which takes seconds."
+    check_config(recipe_of(cfg))
+    from lct_nb.nets import PRESETS
+    if cfg.net not in PRESETS: raise ValueError(f"--net {cfg.net!r}: expected one of {', '.join(PRESETS)}")
+
 def check_train_config(cfg: TrainConfig, world_size: int = 1,
                        device=None): # where the run computes; default `default_device(LOCAL_RANK)`
     "Raise a one-line `ValueError` for the first problem with `cfg` on `world_size` ranks."
     _check_device(cfg, torch.device(device) if device is not None else default_device(dist_env()[2]))
     if cfg.diff_r != -1 and not 0 <= cfg.diff_r <= 1:
         raise ValueError(f"--diff_r {cfg.diff_r}: expected a fraction in [0, 1], or -1 (the preset's)")
-    check_config(recipe_of(cfg))
     s0 = get_preset(cfg.preset).s0
     if cfg.s1 and cfg.s1 < s0: raise ValueError(f"--s1 {cfg.s1}: expected 0 (the preset's) or at least s0 = {s0}")
-    if cfg.net not in NETS: raise ValueError(f"--net {cfg.net!r}: expected one of {', '.join(NETS)}")
     _check_sizes(cfg, world_size)
     _check_rates(cfg)
     _check_choices(cfg)
@@ -242,6 +245,7 @@ def check_train_config(cfg: TrainConfig, world_size: int = 1,
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise ValueError(f"--betas {' '.join(map(str, cfg.betas))}: expected two numbers in [0, 1)")
     _check_run_dir_and_data(cfg)
+    _check_network(cfg)
     return cfg
 
 # %% ../nbs/16a_config.ipynb #0e84098e

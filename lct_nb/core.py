@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['OPENMP_WAIT', 'dist_env', 'world', 'default_device', 'init_distributed', 'host_read', 'eval_mode', 'beside',
            'atomic_write', 'write_json', 'remove_stale_temps', 'writable_dir', 'no_space', 'Moments', 'array_moments',
-           'assets_dir', 'UserError', 'exit_error', 'one_line_errors', 'call_cli']
+           'file_digest', 'bytes_digest', 'crc32_of', 'assets_dir', 'UserError', 'exit_error', 'one_line_errors',
+           'call_cli', 'load_function']
 
 # %% ../nbs/13_core.ipynb #b7e2d4a6
 import os, sys
@@ -184,6 +185,32 @@ def array_moments(a, # (N, C, ...) array, e.g. a memory map
     for j in range(0, len(a), chunk): m.update(a[j:j + chunk])
     return m
 
+# %% ../nbs/13_core.ipynb #d1e5f7a1
+import hashlib, zlib
+
+def file_digest(path, # the file to read
+                algo: str = 'sha256', # a `hashlib` algorithm: 'sha256', 'sha1', ...
+                chunk: int = 1 << 20) -> str: # bytes read at a time
+    "The hex digest of a file's bytes by `hashlib`'s `algo`."
+    h = hashlib.new(algo)
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(chunk), b''): h.update(b)
+    return h.hexdigest()
+
+def bytes_digest(*parts, # byte strings, or text (hashed as UTF-8)
+                 algo: str = 'sha256') -> str:
+    "The hex digest of `parts` in order, as if they were one string."
+    h = hashlib.new(algo)
+    for p in parts: h.update(p.encode() if isinstance(p, str) else p)
+    return h.hexdigest()
+
+def crc32_of(path, chunk: int = 1 << 20) -> str:
+    "zlib CRC-32 of a file, read 1 MiB at a time, as 8 hex digits."
+    c = 0
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(chunk), b''): c = zlib.crc32(b, c)
+    return f'{c:08x}'
+
 # %% ../nbs/13_core.ipynb #89d25425
 def assets_dir() -> Path:
     "Folder of the files shipped inside the package (`lct_nb/assets`)."
@@ -217,3 +244,14 @@ def call_cli(tool: str):
             return func(**{k: v for k, v in a.items() if k not in ('pdb', 'xtra')})
         return _f
     return deco
+
+# %% ../nbs/13_core.ipynb #e2f4a6b1
+import importlib
+
+def load_function(spec: str, # `module:name`, e.g. 'lct_nb.data:ImageFolder'
+                  flag: str): # the option that gave `spec`, named in the error
+    "The object `spec` names (a function, a class); a `UserError` naming `flag` if it does not import."
+    mod, _, fn = spec.partition(':')
+    try: return getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise UserError(f"{flag} {spec!r}: cannot import {fn!r} from {mod!r} ({e}); pass {flag} module:function") from e

@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'ALPHA_BACKGROUND', 'BadImageError', 'list_images', 'center_crop_resize', 'load_image', 'ImageFolder',
-           'digits_images']
+           'ImageSource', 'digits_images']
 
 # %% ../nbs/14a_data.ipynb #fb99916d
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp')
@@ -107,6 +107,16 @@ class ImageFolder:
         except BadImageError:
             if self.skip_bad: return None
             raise
+
+# %% ../nbs/14a_data.ipynb #c5b7d9e1
+from typing import Protocol
+
+class ImageSource(Protocol):
+    "What the latent cache encodes: `len(src)` images, `src[i]` a (C, size, size) tensor in [-1, 1] or None, `names`."
+    names: list   # one name per image, e.g. its file's path below the folder
+    def __init__(self, location, size: int, channels: int = 3, skip_bad: bool = False): ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> torch.Tensor|None: ...
 
 # %% ../nbs/14a_data.ipynb #0a689f9c
 def digits_images(size:int=32, # output resolution (the 8×8 digits are upsampled bilinearly)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_evaluate.ipynb #37a0be33
 from __future__ import annotations
-import argparse, importlib, json, math, os, sys, time
+import argparse, json, math, os, sys, time
 from functools import partial
 from pathlib import Path
 
@@ -16,11 +16,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import world, eval_mode, write_json, init_distributed, exit_error, one_line_errors, UserError
-from .core import writable_dir
-from .pipeline import stats_from_dict
+from .core import writable_dir, load_function
 from .data import ImageFolder
 from .cache import latent_cache_path, checked_device
-from .latents import LatentCache, load_latent_cache
+from .latents import LatentCache, load_latent_cache, stats_from_dict
 from .sampling import model_device, sample_batches, two_step_sigmas, PAPER_TWO_STEP_INDEX
 from .images import decode_to_images, cache_vae
 from .metrics import (FeatureExtractor, extract_features, fid_pr, get_feature_extractor, reference_stats,
@@ -200,13 +199,6 @@ def checkpoint_loader(ckpt,          # checkpoint file or folder (its latest), a
     return model, dict(conf, latents=str(latent_cache_path(conf.get('data', 'digits'))), step=int(st['step']),
                        latent_shape=shape, latent_record=st.get('latents'))
 
-def _load_fn(spec: str):
-    mod, _, fn = spec.partition(':')
-    try: return getattr(importlib.import_module(mod), fn)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"--loader {spec!r}: cannot import {fn!r} from {mod!r} ({e}); "
-                         "pass --loader module:function") from e
-
 def _parser():
     p = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, description=
         "FID/precision/recall of a consistency-model checkpoint at 1 or 2 steps (under torchrun for several ranks).")
@@ -295,7 +287,7 @@ def _as_trained(cache:LatentCache, rec:dict|None, a, flag:str) -> LatentCache:
 
 def _inputs(a, device) -> tuple:
     "The model, loader info, latent cache, feature extractor and reference statistics a parsed command line names."
-    model, info = _load_fn(a.loader)(a.ckpt, device, None if a.ema < 0 else a.ema)
+    model, info = load_function(a.loader, '--loader')(a.ckpt, device, None if a.ema < 0 else a.ema)
     cache = _cache(a, info)
     digits = cache.meta.get('source') == 'sklearn.datasets.load_digits'
     extractor = get_feature_extractor(a.features or ('digits' if digits else 'inception'), device=device)

@@ -10,11 +10,11 @@ from .core import UserError, exit_error, call_cli, write_json, writable_dir, no_
 from .checkpoint import checkpoints, load_checkpoint, model_of
 from .vae import BUNDLED_VAE, load_vae
 from .cache import latent_cache_path
-from .latents import load_latent_cache
+from .latents import load_latent_cache, stats_to_dict, stats_from_dict
 from .nets import UNet
 from .objective import get_preset
 from .sampling import two_step_sigmas
-from .pipeline import LCTPipeline, LCTScheduler, stats_to_dict, stats_from_dict
+from .pipeline import LCTPipeline, LCTScheduler
 
 # %% auto #0
 __all__ = ['EXPORT_NEEDS', 'find_checkpoint', 'read_checkpoint', 'latest_state', 'ema_network', 'run_stats', 'recorded_stats',

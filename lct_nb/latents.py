@@ -4,19 +4,20 @@
 
 # %% ../nbs/00_latents.ipynb #06c5bcbc
 from __future__ import annotations
-import hashlib, json, math
+import json, math
+from typing import TYPE_CHECKING
 from pathlib import Path
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import numpy as np, torch
-from diffusers import AutoencoderKL
-from .core import array_moments, UserError
+from .core import array_moments, UserError, bytes_digest, crc32_of
+if TYPE_CHECKING: from diffusers import AutoencoderKL   # annotations only: diffusers takes seconds to import
 from .vae import shift_factor
-from .cache import read_array, require, error_line, crc32_of
+from .cache import read_array, require, error_line
 from .cache import bundled_latents, latent_cache_path, main   # the bundled data, a run's data, the command
 
 # %% auto #0
 __all__ = ['LatentStats', 'tail_transform', 'tail_inverse', 'normalize', 'denormalize', 'decode', 'LatentCache',
-           'load_latent_cache']
+           'load_latent_cache', 'stats_to_dict', 'stats_from_dict']
 
 # %% ../nbs/00_latents.ipynb #9e712712
 def _check_stats(mean, std, kind:str, tail:float, tail_moments):
@@ -167,10 +168,9 @@ class LatentCache:
                                f"delete {self.path} and encode it again")
     def digest(self) -> str:
         "SHA-256 of what identifies the cache's contents: latents.npy's CRC-32, the statistics and the names."
-        h = hashlib.sha256((self.meta.get('latents_crc32') or crc32_of(self.path / 'latents.npy')).encode())
-        for k in sorted(self.raw_stats): h.update(np.ascontiguousarray(self.raw_stats[k]).tobytes())
-        if (self.path / 'names.txt').is_file(): h.update((self.path / 'names.txt').read_bytes())
-        return h.hexdigest()
+        crc, names = self.meta.get('latents_crc32') or crc32_of(self.path / 'latents.npy'), self.path / 'names.txt'
+        stats = [np.ascontiguousarray(self.raw_stats[k]).tobytes() for k in sorted(self.raw_stats)]
+        return bytes_digest(crc, *stats, names.read_bytes() if names.is_file() else b'')
     def __len__(self): return len(self.latents)
     @property
     def shape(self): return tuple(self.latents.shape[1:])
@@ -198,6 +198,19 @@ def load_latent_cache(path, # cache directory written by `encode_latents` / `enc
                      ) -> LatentCache:
     "Open a finished latent cache; indexing it gives normalised float32 latents (std σ_data)."
     return LatentCache(path, norm, sigma_data, shape, verify, tail)
+
+# %% ../nbs/00_latents.ipynb #a7c3e2d1
+def stats_to_dict(stats:LatentStats) -> dict:
+    "The JSON-able fields of `stats`, everything `denormalize` needs; per-channel statistics as `(C,)` lists."
+    flat = (lambda t: t[:, 0, 0]) if stats.kind == 'channel' else (lambda t: t)
+    arrays = dict(mean=stats.mean, std=stats.std, tail_mean=stats.tail_mean, tail_std=stats.tail_std)
+    return dict(kind=stats.kind, sigma_data=float(stats.sigma_data), tail=float(stats.tail),
+                **{k: flat(v).tolist() for k, v in arrays.items()})
+
+def stats_from_dict(d:dict, # a `stats_to_dict`
+                   ) -> LatentStats:
+    "The `LatentStats` that `stats_to_dict` wrote."
+    return LatentStats(d['mean'], d['std'], d['kind'], d['sigma_data'], d['tail'], (d['tail_mean'], d['tail_std']))
 
 # %% ../nbs/00_latents.ipynb #fc2f9b1e
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m lct_nb.latents`, not a notebook's kernel

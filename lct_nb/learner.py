@@ -16,13 +16,13 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data.distributed import DistributedSampler
 from fastcore.basics import patch
 from .config import TrainConfig, recipe_of, flag_warnings, due, stage_of
-from .objective import ct_batch, ct_forwards, ct_objective, ct_loss, loss_scale
+from .objective import ct_batch, ct_forwards, ct_objective, ct_loss
 from .losses import checked_c
-from .nets import unet_config, model_config, build_model, keep_layout
 from .latents import load_latent_cache, latent_cache_path, LatentCache
 from .vae import BUNDLED_VAE, bundled_vae_path
 from .optim import ema_rate, ema_update, lr_at, flatten_parameters, InPlaceRAdam, FusedRAdam
 from .guard import RunGuard, caught_signals
+from .checkpointing import Checkpoints
 from .callbacks import default_callbacks, recipe_callbacks, check_events
 
 # %% ../nbs/16c_learner.ipynb #ebac87e1
@@ -99,6 +99,7 @@ def training_data(cfg: TrainConfig) -> LatentCache:
     except (ValueError, FileNotFoundError) as e: raise UserError(f"{flag}: {e}") from None
     (c, h, w), vae = data.shape, str(data.meta.get('vae', ''))
     if h != w: raise UserError(f"{flag}: latents of shape {data.shape} are not square; the UNet takes H = W")
+    from lct_nb.nets import unet_config   # here, not at the top: it loads diffusers (seconds)
     try: unet_config(cfg.net, recipe_of(cfg).norm, c, h)
     except ValueError as e:
         raise UserError(f"{flag}: latents of shape {data.shape} do not fit --net {cfg.net} ({e})") from None
@@ -111,7 +112,7 @@ def training_data(cfg: TrainConfig) -> LatentCache:
 # %% ../nbs/16c_learner.ipynb #df60ae24
 COMPILE_BACKEND = 'inductor'   # torch.compile's backend for `--compile`; the tests swap in a counting one
 
-class Trainer(RunGuard):
+class Trainer(RunGuard, Checkpoints):
     "A training run: model, EMAs, optimiser, data and generator; extended by callbacks, not subclasses."
     def __init__(self, cfg: TrainConfig, cbs=None): # cbs: callbacks; default `default_callbacks()`
         self.cfg, self.recipe = cfg, recipe_of(cfg)
@@ -144,6 +145,7 @@ class Trainer(RunGuard):
 
     def build_networks(self):
         "The consistency model and its EMAs, the parameters of each views into one flat buffer (`flatten_parameters`)."
+        from lct_nb.nets import unet_config, model_config, build_model, keep_layout   # diffusers: not at the top
         cfg, r = self.cfg, self.recipe
         self.model_config = model_config(unet_config(cfg.net, r.norm, self.data.shape[0], self.data.shape[1]),
                                          r.sigma_data, r.sigma_min)
@@ -214,10 +216,9 @@ def forward_backward(self: Trainer, batch: dict, # a batch from `prepare`
     "The objective (Eq. 4 + β·Eq. 9) and backward on `batch`; the finite and stop flags agreed by all ranks, on device."
     self.batch = to_device(batch, self.device)
     if self.signal: self.stop_t.fill_(self.signal)   # a signal seen on this rank (no host wait)
-    self.c = None if self.recipe.c_schedule == 'calibrated' else loss_scale(batch['N'], self.latent_dim, self.recipe)
-    self('before_step')                     # a callback may set `self.c` (`CalibratedC` does)
-    if self.c is None:
-        raise RuntimeError("c_schedule='calibrated' needs the `CalibratedC` callback to set the trainer's c")
+    self.c = None
+    self('before_step')                     # the run's `CScale` callback sets `self.c`
+    if self.c is None: raise RuntimeError("no callback set the trainer's c (a `CScale`; `recipe_callbacks` adds one)")
     self.opt.zero_grad(set_to_none=False)   # in place: on a GPU the gradients are views into one buffer
     done = []
     run_side = None if side is None else lambda: done.append(side())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_metrics.ipynb #d72b69c1
 from __future__ import annotations
-import errno, hashlib, json, os, sys, zipfile, zlib
+import errno, json, os, sys, zipfile, zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from sklearn.datasets import load_digits
-from .core import assets_dir, atomic_write
+from .core import assets_dir, atomic_write, file_digest
 from .data import digits_images
 from .cache import lct_cache_dir
 
@@ -220,7 +220,7 @@ class DigitsFeatures(FeatureExtractor):
                  device='cpu'):
         path = Path(path or digits_classifier_path())
         self.model = load_digits_classifier(path).to(device)
-        self.name = f"digits-cnn-{hashlib.sha1(path.read_bytes()).hexdigest()[:8]}"  # new weights → new cache file
+        self.name = f"digits-cnn-{file_digest(path, 'sha1')[:8]}"  # new weights → new cache file
         self.device, self.dim, self.size = device, self.model.config['feat_dim'], self.model.config['image_size']
     def features(self, images):
         if images.ndim != 4: raise ValueError(f"images must be (B,C,H,W), got shape {tuple(images.shape)}")
@@ -389,10 +389,7 @@ class VGG16Features(FeatureExtractor):
         try: self.model = torch.jit.load(str(path), map_location=device).eval()
         except Exception as e:
             raise ValueError(f"{path} is not a TorchScript file torch.jit.load can read ({type(e).__name__})") from None
-        h = hashlib.sha1()
-        with open(path, 'rb') as f:
-            for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-        self.name, self.device = f"vgg16-{h.hexdigest()[:8]}", device   # other weights → another cache file
+        self.name, self.device = f"vgg16-{file_digest(path, 'sha1')[:8]}", device   # other weights → another cache file
     def features(self, images):
         x = uint8_levels(images.to(self.device))
         if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)

@@ -12,7 +12,6 @@ from .consistency import karras_sigmas, ct_pair
 from .curriculum import nfe_at, lognormal_index_probs, sample_pair_index, ict_weight, c_schedule
 from .losses import get_distance, DISTANCES, NORMS
 from .ot import ot_couple, OT_MODES
-from .nets import NORM_KINDS
 
 # %% auto #0
 __all__ = ['PRESETS', 'LCTConfig', 'check_config', 'get_preset', 'grid_at', 'draw_pairs', 'loss_scale', 'calibrated_c',
@@ -48,14 +47,16 @@ _C_SCHEDULES = ('ict', 'paper', 'official', 'calibrated')
 
 def check_config(cfg: LCTConfig):
     "Raise a `ValueError` naming the first field of `cfg` with a value this objective does not know."
-    for name, allowed in (('distance', DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', OT_MODES), ('loss_norm', NORMS),
-                          ('norm', NORM_KINDS)):
+    choices = (('distance', DISTANCES), ('c_schedule', _C_SCHEDULES), ('ot', OT_MODES), ('loss_norm', NORMS))
+    for name, allowed in choices:
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"LCTConfig.{name}={getattr(cfg, name)!r}: expected one of {tuple(allowed)}")
     if not cfg.c_ratio > 0: raise ValueError(f"LCTConfig.c_ratio={cfg.c_ratio}: expected a positive number")
     if cfg.c0 is not None and not cfg.c0 > 0:
         raise ValueError(f"LCTConfig.c0={cfg.c0}: expected a positive number or None")
     if not 0 <= cfg.diff_r <= 1: raise ValueError(f"LCTConfig.diff_r={cfg.diff_r}: expected a fraction in [0, 1]")
+    from lct_nb.nets import NORM_KINDS   # here, last: the network's module loads diffusers (seconds)
+    if cfg.norm not in NORM_KINDS: raise ValueError(f"LCTConfig.norm={cfg.norm!r}: expected one of {NORM_KINDS}")
     return cfg
 
 # %% ../nbs/07_ct_step.ipynb #8d81d0a7

@@ -14,25 +14,11 @@ from fastcore.basics import patch
 from .nets import UNet
 from .consistency import ConsistencyModel
 from .vae import load_vae
-from .latents import LatentStats, denormalize, decode
+from .latents import LatentStats, denormalize, decode, stats_to_dict, stats_from_dict
 from .sampling import sample, prior, PAPER_TWO_STEP
 
 # %% auto #0
-__all__ = ['MAX_BATCH_SIZE', 'CHECKSUMS', 'stats_to_dict', 'stats_from_dict', 'LCTScheduler', 'LCTPipeline', 'write_checksums',
-           'check_checksums']
-
-# %% ../nbs/19_pipeline.ipynb #467ac3d8
-def stats_to_dict(stats:LatentStats) -> dict:
-    "The JSON-able fields of `stats`, everything `denormalize` needs; per-channel statistics as `(C,)` lists."
-    flat = (lambda t: t[:, 0, 0]) if stats.kind == 'channel' else (lambda t: t)
-    arrays = dict(mean=stats.mean, std=stats.std, tail_mean=stats.tail_mean, tail_std=stats.tail_std)
-    return dict(kind=stats.kind, sigma_data=float(stats.sigma_data), tail=float(stats.tail),
-                **{k: flat(v).tolist() for k, v in arrays.items()})
-
-def stats_from_dict(d:dict, # a `stats_to_dict`
-                   ) -> LatentStats:
-    "The `LatentStats` that `stats_to_dict` wrote."
-    return LatentStats(d['mean'], d['std'], d['kind'], d['sigma_data'], d['tail'], (d['tail_mean'], d['tail_std']))
+__all__ = ['MAX_BATCH_SIZE', 'CHECKSUMS', 'LCTScheduler', 'LCTPipeline', 'write_checksums', 'check_checksums']
 
 # %% ../nbs/19_pipeline.ipynb #a985f1a1
 class LCTScheduler(SchedulerMixin, ConfigMixin):
@@ -161,23 +147,17 @@ def decode_latents(self:LCTPipeline, latents:Tensor) -> Tensor:
     return decode(self.get_vae(), self.scheduler.denormalize(latents))
 
 # %% ../nbs/19_pipeline.ipynb #a091210a
-import hashlib, importlib.util
+import importlib.util
 from pathlib import Path
-from .core import atomic_write
+from .core import atomic_write, file_digest
 
 CHECKSUMS = 'checksums.sha256'   # in a saved pipeline's folder: the SHA-256 of each of its other files
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
 
 def write_checksums(folder) -> Path:
     "Write folder/checksums.sha256, one `<sha256>  <relative path>` line per other file under `folder`."
     folder = Path(folder)
     files = sorted(p for p in folder.rglob('*') if p.is_file() and p.name != CHECKSUMS)
-    lines = ''.join(f'{_sha256(p)}  {p.relative_to(folder).as_posix()}\n' for p in files)
+    lines = ''.join(f'{file_digest(p)}  {p.relative_to(folder).as_posix()}\n' for p in files)
     return atomic_write(folder/CHECKSUMS, lambda t: t.write_text(lines))
 
 _SUM_LINE = re.compile(r'(?P<sha>[0-9a-f]{64})  (?P<name>[^/\x00][^\x00]*)')   # `<sha256>  <relative path>`
@@ -211,7 +191,8 @@ def check_checksums(folder):
     for name, want in listed.items():
         f = folder/name
         if not f.is_file(): raise ValueError(f"{f}: missing, though {sums} lists it; export the folder again")
-        if _sha256(f) != want: raise ValueError(f"{f}: its bytes do not match its SHA-256 in {sums} (damaged, altered)")
+        if file_digest(f) != want:
+            raise ValueError(f"{f}: its bytes do not match its SHA-256 in {sums} (damaged, altered)")
 
 @patch
 def save_pretrained(self:LCTPipeline, save_directory, **kwargs):
@@ -242,4 +223,3 @@ def _check_scheduler(f:Path):
     if not f.is_file(): return
     try: LCTScheduler.from_config(json.loads(f.read_text()))
     except (ValueError, TypeError, KeyError) as e: raise ValueError(f"{f}: {' '.join(str(e).split())}") from None
-

@@ -6,17 +6,16 @@
 __all__ = ['model_from_checkpoint', 'train', 'main', 'CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser',
            'parse_config', 'recipe_of', 'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at',
            'layout_view', 'flatten_parameters', 'relayout', 'InPlaceRAdam', 'radam_math', 'FusedRAdam', 'Callback',
-           'CalibratedC', 'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals',
-           'json_line', 'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer',
-           'flat_optimizer_state', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks', 'RunGuard', 'Forwards',
-           'BesideForwards', 'CompiledForwards']
+           'CScale', 'ScheduledC', 'CalibratedC', 'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted',
+           'Trainer', 'caught_signals', 'json_line', 'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar',
+           'Checkpointer', 'flat_optimizer_state', 'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks',
+           'RunGuard', 'Forwards', 'BesideForwards', 'CompiledForwards']
 
 # %% ../nbs/16g_train.ipynb #67ad171f
 import os, signal, sys, threading, traceback
 import lct_nb.core   # before torch: a command's OpenMP wait is chosen there (lct_nb.threads), read when torch loads
 import torch.distributed as dist
 from .core import dist_env, exit_error, UserError
-from .nets import build_model
 from .checkpoint import load_checkpoint, model_of, CorruptCheckpoint
 
 # %% ../nbs/16g_train.ipynb #4a95de6f
@@ -25,17 +24,17 @@ from .optim import (ema_rate, ema_update, lr_at, layout_view, flatten_parameters
                     FusedRAdam, flat_optimizer_state)
 from .guard import (NonFiniteLoss, AgentGone, Interrupted, RunDirInUse, RunGuard, caught_signals, json_line,
                           lock_run_dir, tidy_metrics)
-from .callbacks import (EVENTS, Callback, CalibratedC, recipe_callbacks, MetricsLog, ProgressBar, Checkpointer,
-                        SampleGrids, TensorBoard, Export, default_callbacks)
+from .callbacks import (EVENTS, Callback, CScale, ScheduledC, CalibratedC, recipe_callbacks, MetricsLog, ProgressBar,
+                              Checkpointer, SampleGrids, TensorBoard, Export, default_callbacks)
 from .learner import (COMPILE_BACKEND, Trainer, Forwards, BesideForwards, CompiledForwards, batches, to_device,
                             stage_boundary)
-from . import checkpointing   # `Trainer.save` and `Trainer.resume`
 _all_ = ['CONFIGS', 'EVENTS', 'COMPILE_BACKEND', 'TrainConfig', 'config_parser', 'parse_config', 'recipe_of',
          'check_train_config', 'batches', 'ema_rate', 'ema_update', 'lr_at', 'layout_view', 'flatten_parameters',
-         'relayout', 'InPlaceRAdam', 'radam_math', 'FusedRAdam', 'Callback', 'CalibratedC', 'recipe_callbacks',
-         'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals', 'json_line', 'lock_run_dir',
-         'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'flat_optimizer_state', 'SampleGrids',
-         'TensorBoard', 'Export', 'default_callbacks', 'RunGuard', 'Forwards', 'BesideForwards', 'CompiledForwards']
+         'relayout', 'InPlaceRAdam', 'radam_math', 'FusedRAdam', 'Callback', 'CScale', 'ScheduledC', 'CalibratedC',
+         'recipe_callbacks', 'NonFiniteLoss', 'AgentGone', 'Interrupted', 'Trainer', 'caught_signals', 'json_line',
+         'lock_run_dir', 'tidy_metrics', 'MetricsLog', 'ProgressBar', 'Checkpointer', 'flat_optimizer_state',
+         'SampleGrids', 'TensorBoard', 'Export', 'default_callbacks', 'RunGuard', 'Forwards', 'BesideForwards',
+         'CompiledForwards']
 
 # %% ../nbs/16g_train.ipynb #43607e59
 def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoints folder (its latest)

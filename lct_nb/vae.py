@@ -5,12 +5,12 @@
 # %% ../nbs/14b_vae.ipynb #59683542
 from __future__ import annotations
 import time
+from typing import TYPE_CHECKING
 from pathlib import Path
 import lct_nb.core   # before torch: it sets the OpenMP wait policy, which torch reads once, on import
 import torch, torch.nn.functional as F
-from diffusers import AutoencoderKL
 from .core import assets_dir
-from .data import digits_images
+if TYPE_CHECKING: from diffusers import AutoencoderKL   # imported where used: diffusers takes seconds
 
 # %% auto #0
 __all__ = ['BUNDLED_VAE', 'bundled_vae_path', 'load_vae', 'shift_factor', 'encode', 'digits_vae_config', 'train_digits_vae']
@@ -28,6 +28,7 @@ def load_vae(name_or_path=None, # hub id ("stabilityai/sd-vae-ft-ema"), folder o
              subfolder:str|None=None, # e.g. "vae" for a full Stable Diffusion pipeline repository
             ) -> AutoencoderKL:
     "Load a diffusers `AutoencoderKL` with `from_pretrained`, in eval mode with gradients off."
+    from diffusers import AutoencoderKL   # here, not at the top: importing diffusers takes seconds
     name = str(bundled_vae_path() if name_or_path in (None, BUNDLED_VAE) else name_or_path)
     p = Path(name).expanduser()
     looks_local = p.exists() or name.startswith(('.', '/', '~')) or name.count('/') != 1
@@ -65,19 +66,19 @@ def digits_vae_config(channels=(16, 32, 64), # encoder/decoder widths; len-1 dow
                 up_block_types=('UpDecoderBlock2D',) * n, block_out_channels=tuple(channels), layers_per_block=1,
                 latent_channels=latent_channels, norm_num_groups=8, sample_size=size)
 
-def train_digits_vae(epochs:int=25, # passes over the 1 797 digits
+def train_digits_vae(images:torch.Tensor, # the digits (N, 1, size, size) in [-1, 1]: `digits_images(32)`
+                     epochs:int=25, # passes over the images
                      kl_weight:float=1e-6, # weight of KL(q(z|x) ‖ N(0, I)) per element, relative to the pixel MSE
                      lr:float=2e-3, # peak learning rate (one-cycle schedule, AdamW)
                      bs:int=64, # batch size
                      seed:int=0, # seed for initialisation, shuffling and sampling
-                     n_images:int|None=None, # train on the first n digits only (None: all 1 797)
                      log=print, # called with one line per epoch (None: silent)
                      **config, # overrides for `digits_vae_config`
                     ) -> AutoencoderKL:
     "Train the bundled digits `AutoencoderKL` on the CPU (minutes); its `scaling_factor` is 1/std of the latents."
+    from diffusers import AutoencoderKL
     torch.manual_seed(seed)
-    cfg = digits_vae_config(**config)
-    x = digits_images(cfg['sample_size'])[:n_images]
+    cfg, x = digits_vae_config(**{'size': images.shape[-1], **config}), images
     vae = AutoencoderKL(**cfg)
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0)
     nb = len(x) // bs

@@ -94,3 +94,13 @@ def test_a_module_loaded_without_its_name_is_recorded(tmp_path, monkeypatch):
     assert set(nbformat.read(path, as_version=4).metadata[rc.INPUTS]) == {'lct_nb/paired.py'}
     (tmp_path/'lct_nb'/'paired.py').write_text('x = 2\n')
     assert rc.changed_inputs(path) == ['lct_nb/paired.py']
+
+
+def test_import_floors(tmp_path):
+    "The package's module-level import graph is at most census.MAX_FLOORS deep; an import in a function is no edge."
+    assert len(census.floors()) <= census.MAX_FLOORS, census.floors()
+    assert census.floors({'a': {'b'}, 'b': {'c'}, 'c': set(), 'd': {'c'}}) == ['a', 'b', 'c']
+    import ast
+    src = "from .core import x\ndef f():\n    from lct_nb.nets import y\n    from .cache import z\n"
+    fn = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.FunctionDef))
+    assert census._package_imports(fn) == 1   # nets is in census.LAZY (it loads diffusers); cache is not
