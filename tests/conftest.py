@@ -1,0 +1,46 @@
+"""One trained run for the whole pytest session, and one torch thread in this process.
+
+`trained_run` is a real `python -m lct_nb.train` run of `SHARED` (4 steps, checkpoints at steps 2 and 4, sample grids and
+the exported model at the end), trained once per session: under pytest-xdist the first worker to ask trains it and the
+others wait on a file lock and read it. Tests never write into it: `run_copy` gives each test its own copy."""
+import os, shutil, subprocess, sys
+from pathlib import Path
+import pytest, torch
+from filelock import FileLock
+
+ROOT = Path(__file__).resolve().parent.parent
+# the shared run's flags: a resume of a copy passes them again (a change of batch size or length would be refused)
+SHARED = ['--total_steps', '4', '--batch_size', '16', '--n_samples', '4', '--ckpt_every', '2', '--keep_ckpts', '5',
+          '--log_every', '1', '--lr_decay', '0']
+# in-process runs (the tools' `main`, `Trainer`) compute with one thread, as the commands the tests start do
+# (OMP_NUM_THREADS=1): a run resumed in a process continues one trained here bit for bit
+torch.set_num_threads(1)
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    "A folder every worker of this session sees: the session's base temp, or its parent under pytest-xdist."
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
+
+
+@pytest.fixture(scope='session')
+def trained_run(tmp_path_factory) -> Path:
+    "The session's trained run (read it, never write it): `python -m lct_nb.train --run_dir … SHARED`."
+    root = _shared_root(tmp_path_factory)
+    run, done = root/'trained_run', root/'trained_run.done'
+    with FileLock(str(root/'trained_run.lock')):
+        if not done.exists():
+            shutil.rmtree(run, ignore_errors=True)
+            env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
+            env.pop('IN_TEST', None)
+            r = subprocess.run([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *SHARED], capture_output=True,
+                               text=True, timeout=600, env=env, cwd=ROOT)
+            assert r.returncode == 0, r.stderr[-3000:]
+            done.write_text('')
+    return run
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path) -> Path:
+    "A copy of the session's trained run, this test's to change."
+    return Path(shutil.copytree(trained_run, tmp_path/'run'))
