@@ -11,7 +11,6 @@ from lct_nb.data import load_image
 from lct_nb.vae import BUNDLED_VAE, load_vae
 from lct_nb.cache import bundled_latents, encode_folder, write_latent_cache
 from lct_nb.latents import load_latent_cache
-from lct_nb.train import TrainConfig, train
 from _cli import cli as _cli, refused
 
 pytestmark = pytest.mark.fault
@@ -210,12 +209,10 @@ def test_latents_cli_bad_value(case, image_dir, tmp_path):
 # ---------------------------------------------------------------- evaluate
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    "A real 4-step training run on the bundled digits (4×8×8 latents), checkpoints at steps 2 and 4."
-    d = tmp_path_factory.mktemp('run') / 'r'
-    train(TrainConfig(total_steps=4, batch_size=16, run_dir=str(d), n_samples=4, ckpt_every=2, sample_every=100_000))
-    assert sorted(p.name for p in (d / 'checkpoints').glob('*.pt')) == ['step0000002.pt', 'step0000004.pt']
-    return d
+def run(trained_run):
+    "A real 4-step training run on the bundled digits (4×8×8 latents), checkpoints at steps 2 and 4: the session's (conftest.py)."
+    assert sorted(p.name for p in (trained_run / 'checkpoints').glob('*.pt')) == ['step0000002.pt', 'step0000004.pt']
+    return trained_run
 
 
 def _evals(root): return sorted(p.name for p in Path(root).rglob('eval_*.json'))
