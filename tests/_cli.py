@@ -1,11 +1,11 @@
-"""Running the command-line tools from tests: a tool's exit status and stderr, and the one-line refusal every tool promises.
+"""Running the command-line tools from tests: a tool's exit status and stderr, and the one-line refusal each promises.
 
-`cli` runs a tool's `main` in this process, through the same argument parsing as `python -m lct_nb.<tool>`; `cli_process`
-starts the real process, for the checks where the process itself matters (its start-up, its environment, a signal)."""
+`cli` runs a tool's `main` in this process, through the same argument parsing as `python -m lct_nb.<tool>`;
+`cli_process` starts the real process, for the checks where the process matters (its start-up, environment, signals)."""
 import contextlib, importlib, io, subprocess, sys
 from test_train import _env, ROOT
 
-ARGV_TOOLS = ('train', 'evaluate')   # `main(argv)`; the others (`latents`, `export`) parse sys.argv (fastcore's call_parse)
+ARGV_TOOLS = ('train', 'evaluate')   # `main(argv)`; `latents` and `export` parse sys.argv (fastcore's call_parse)
 
 
 def cli_process(tool, *args, env=None):

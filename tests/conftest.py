@@ -1,8 +1,8 @@
 """One trained run for the whole pytest session, and one torch thread in this process.
 
-`trained_run` is a real `python -m lct_nb.train` run of `SHARED` (4 steps, checkpoints at steps 2 and 4, sample grids and
-the exported model at the end), trained once per session: under pytest-xdist the first worker to ask trains it and the
-others wait on a file lock and read it. Tests never write into it: `run_copy` gives each test its own copy."""
+`trained_run` is a real `python -m lct_nb.train` run of `SHARED` (4 steps, checkpoints at steps 2 and 4, sample grids
+and the exported model at the end), trained once per session: under pytest-xdist the first worker to ask trains it and
+the others wait on a file lock and read it. Tests never write into it: `run_copy` gives each test its own copy."""
 import os, shutil, subprocess, sys
 from pathlib import Path
 import pytest, torch
@@ -33,8 +33,8 @@ def trained_run(tmp_path_factory) -> Path:
             shutil.rmtree(run, ignore_errors=True)
             env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
             env.pop('IN_TEST', None)
-            r = subprocess.run([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *SHARED], capture_output=True,
-                               text=True, timeout=600, env=env, cwd=ROOT)
+            cmd = [sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *SHARED]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
             assert r.returncode == 0, r.stderr[-3000:]
             done.write_text('')
     return run
