@@ -1,4 +1,5 @@
-"Launched by test_train.py under torchrun: rank 1's loss turns NaN from step NAN_FROM_STEP (default 10) on; every rank must skip and stop."
+"""Launched by test_train.py under torchrun: rank 1's loss turns NaN from step NAN_FROM_STEP (default 10) on; every rank
+must skip and stop."""
 import os
 import torch
 from lct_nb.train import Callback, default_callbacks, main

@@ -37,7 +37,7 @@ class TinyDetector(torch.nn.Module):
 
 
 def _tiny_vgg(d):
-    "A real TorchScript file with vgg16.pt's signature, d/vgg16.pt (TorchScript compiles from a source file: d/tiny_vgg.py)."
+    "d/vgg16.pt: a real TorchScript file with vgg16.pt's signature (TorchScript compiles from a source file)."
     import importlib.util, torch
     (d / 'tiny_vgg.py').write_text(TINY_VGG)
     spec = importlib.util.spec_from_file_location('tiny_vgg', d / 'tiny_vgg.py')
@@ -88,7 +88,7 @@ def test_one_vs_two_ranks(ckpt, monkeypatch):
 
 
 def test_cli_errors(ckpt, monkeypatch):
-    "A missing --ckpt (a real process) and --features inception without pytorch-fid (in this process): a non-zero exit naming it."
+    "A missing --ckpt (a real process), --features inception without pytorch-fid (in this process): an exit naming it."
     d, ck = ckpt
     r = subprocess.run([sys.executable, '-m', 'lct_nb.evaluate', '--ckpt', str(d / 'missing.pt')], capture_output=True, text=True)
     assert r.returncode != 0 and 'missing.pt' in r.stderr

@@ -1,4 +1,5 @@
-"Tests of lct_nb.export and lct_nb.pipeline end to end: the session's real 4-step run, exported by the command, samples as the trainer did."
+"""Tests of lct_nb.export and lct_nb.pipeline end to end: the session's real 4-step run, exported by the command,
+samples as the trainer did."""
 import json, os, shutil, subprocess, sys
 import numpy as np, pytest, torch
 from PIL import Image
@@ -112,7 +113,7 @@ def test_loads_and_samples_without_the_latent_cache(exported, tmp_path):
 
 
 def test_cli_errors_are_one_line_and_write_nothing(run, exported, tmp_path):
-    "A missing RUN_DIR (as a real process) and an OUT_DIR that is not empty → exit 2, one line naming it, nothing written."
+    "A missing RUN_DIR (a real process), an OUT_DIR that is not empty → exit 2, one line naming it, nothing written."
     before = sorted(p.name for p in exported.iterdir())
     for args, msg, launch in (((tmp_path / 'nowhere', tmp_path / 'o1'), 'RUN_DIR', cli_process),
                               ((run, exported), f'OUT_DIR {exported} exists and is not an empty folder', cli_run)):

@@ -210,7 +210,7 @@ def test_latents_cli_bad_value(case, image_dir, tmp_path):
 
 @pytest.fixture(scope='module')
 def run(trained_run):
-    "A real 4-step training run on the bundled digits (4×8×8 latents), checkpoints at steps 2 and 4: the session's (conftest.py)."
+    "The session's real 4-step run on the bundled digits (4×8×8 latents, conftest.py), checkpoints at steps 2 and 4."
     assert sorted(p.name for p in (trained_run / 'checkpoints').glob('*.pt')) == ['step0000002.pt', 'step0000004.pt']
     return trained_run
 
@@ -223,7 +223,8 @@ def test_evaluate_other_latent_shaperefused(run, tmp_path):
     other = write_latent_cache(tmp_path / 'c16', np.random.default_rng(0).standard_normal((64, 4, 16, 16)).astype(np.float32),
                                dict(vae=BUNDLED_VAE, source='synthetic 4×16×16'))
     out = tmp_path / 'e.json'
-    refused('evaluate', *_cli('evaluate', '--ckpt', run, '--latents', other, '--n', '16', '--batch_size', '16', '--out', out),
+    refused('evaluate', *_cli('evaluate', '--ckpt', run, '--latents', other, '--n', '16', '--batch_size', '16',
+                              '--out', out),
              '--latents', '(4, 16, 16)', '(4, 8, 8)')
     assert not out.exists() and _evals(run) == []
 

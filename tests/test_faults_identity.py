@@ -155,7 +155,7 @@ def test_nonfinite_ema_is_refused_by_export_and_evaluate(trained, tmp_path):
 
 def test_checkpoint_without_tensors_is_set_aside_and_resume_continues(trained_run, run_copy):
     "the newest checkpoint replaced by {'step': 4} with a valid checksum → export refuses in one line; --resume sets it aside, resumes step 2, ends bit-exact"
-    whole, cut = trained_run, run_copy             # the session's 4-step run (conftest.py), checkpoints at steps 2 and 4
+    whole, cut = trained_run, run_copy             # the session's 4-step run (conftest.py), checkpoints of steps 2, 4
     save_checkpoint({'step': 4}, cut/'checkpoints', 4, keep=5)
     _refused('export', *_cli('export', cut, cut.parent/'model'), 'step0000004.pt: incomplete, it lacks config')
     code, err = _cli('train', '--run_dir', cut, *SHARED, '--resume')

@@ -14,7 +14,7 @@ TINY = SHARED                                     # the flags of the session's t
 
 @pytest.fixture
 def held_run(run_copy):
-    "A finished one-rank run (a copy of the session's, checkpoints of steps 2 and 4) whose run dir this process holds, as a live run would."
+    "A finished run (a copy of the session's: checkpoints of steps 2, 4) this process holds, as a live run would."
     run = run_copy
     lock = lock_run_dir(run)
     yield run

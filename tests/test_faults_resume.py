@@ -13,7 +13,7 @@ TINY = SHARED                                     # the flags of the session's t
 
 @pytest.fixture
 def stopped_run(run_copy):
-    "A run of 4 steps (a copy of the session's) stopped after its checkpoint of step 2 (the later one removed, as if never written)."
+    "A copy of the session's 4-step run stopped after its step-2 checkpoint (the later one removed, never written)."
     (run_copy/'checkpoints'/'step0000004.pt').unlink()
     return run_copy
 

@@ -19,7 +19,7 @@ def train(run, *args, timeout=600, **env):
 
 
 def train_here(run, *args):
-    "`python -m lct_nb.train --run_dir run ARGS` in this process (where the fault is not the process): (exit code, stderr)."
+    "`python -m lct_nb.train --run_dir run ARGS` in this process (the fault is not the process): (exit code, stderr)."
     return cli('train', '--run_dir', run, *args)
 
 
@@ -174,7 +174,7 @@ def test_sigint_checkpoints_the_current_step(tmp_path):
 
 def test_corrupt_latest_checkpoint_is_set_aside_and_resume_is_exact(trained_run, run_copy):
     "a flipped byte in the newest checkpoint → --resume names it, sets it aside as *.corrupt, resumes the previous one; the result is bit-exact"
-    whole, cut = trained_run, run_copy              # the session's 4-step run (conftest.py), checkpoints at steps 2 and 4
+    whole, cut = trained_run, run_copy              # the session's 4-step run (conftest.py), checkpoints of steps 2, 4
     bad = cut/'checkpoints'/'step0000004.pt'
     raw = bytearray(bad.read_bytes()); raw[len(raw) // 2] ^= 0xFF; bad.write_bytes(bytes(raw))
     code, err = train_here(cut, *SHARED, '--resume')
@@ -202,7 +202,8 @@ def test_full_disk_while_checkpointing(tmp_path):
         assert code == 1, err[-3000:]
         line = one_line(err, 'lct_nb.train: stopped:')
         assert 'no space left' in line and 'step0000004.pt' in line, line
-        assert sorted(p.name for p in (run/'checkpoints').iterdir()) == ['step0000002.pt', 'step0000002.pt.sha256']   # no .tmp, no stray checksum
+        left = sorted(p.name for p in (run/'checkpoints').iterdir())
+        assert left == ['step0000002.pt', 'step0000002.pt.sha256']   # no .tmp, no stray checksum
         assert ckpt(run)['step'] == 2 and finite(ckpt(run))
     finally: umount()
 
@@ -228,7 +229,7 @@ def test_killed_before_first_checkpoint_starts_a_clean_log(tmp_path):
 ])
 def test_unchecked_values_are_one_line_errors(tmp_path, capsys, args, message):
     "a bad flag value → exit 2, one line naming the flag, nothing written"
-    code, err = train_in_process(tmp_path/'r', *args, capsys=capsys)   # a real process is refused in test_second_trainer_…
+    code, err = train_in_process(tmp_path/'r', *args, capsys=capsys)   # a real process: test_second_trainer_…
     assert code == 2 and one_line(err, 'lct_nb.train: error:') and message in err, err
     assert not (tmp_path/'r').exists()
 
@@ -251,7 +252,7 @@ def test_changed_config_on_resume_is_refused_before_writing(run_copy):
     for flag, value, said in (('--preset', 'ilct', "preset='full' (now 'ilct')"),
                               ('--distance', 'pseudo_huber', "distance='' (now 'pseudo_huber')"),
                               ('--diff_r', '0', 'diff_r=-1.0 (now 0.0)')):
-        code, err = train_here(run, *SHARED, '--resume', flag, value)   # the recipe's fields: a change is refused, not applied
+        code, err = train_here(run, *SHARED, '--resume', flag, value)   # the recipe: a change is refused, not applied
         assert code == 2 and said in one_line(err, 'lct_nb.train: error:'), err
         assert {p: p.read_bytes() for p in run.rglob('*') if p.is_file()} == before
 
@@ -267,5 +268,6 @@ def test_a_checkpoint_that_would_run_code_is_never_unpickled(run_copy, tmp_path)
     torch.save(st, run/'checkpoints'/'step0000004.pt')
     code, err = train_here(run, *SHARED, '--resume')
     assert code == 0, err[-3000:]
-    assert not marker.exists() and 'Weights only load failed' in err and (run/'checkpoints'/'step0000004.pt.corrupt').exists()
+    assert not marker.exists() and 'Weights only load failed' in err
+    assert (run/'checkpoints'/'step0000004.pt.corrupt').exists()
     assert ckpt(run)['step'] == 4 and 'evil' not in ckpt(run)

@@ -99,8 +99,9 @@ def test_resume_after_sigkill(image_dir, tmp_path):
     "A real kill -9 mid-encode: every shard on disk is complete and the resumed cache equals a fresh one."
     out = tmp_path / 'k'
     p = subprocess.Popen([sys.executable, '-m', 'lct_nb.latents', str(image_dir), str(out), '--skip_bad',
-                          '--shard_size', '8', '--batch_size', '8'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env={**os.environ, 'OMP_NUM_THREADS': '1'})   # one thread, as this process encodes the rest
+                          '--shard_size', '8', '--batch_size', '8'], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL,
+                         env={**os.environ, 'OMP_NUM_THREADS': '1'})   # one thread, as the rest is encoded here
     t0 = time.time()
     while time.time() - t0 < 120 and p.poll() is None and not list((out / 'shards').glob('00002.npz')): time.sleep(0.005)
     p.send_signal(signal.SIGKILL); p.wait()
@@ -108,7 +109,7 @@ def test_resume_after_sigkill(image_dir, tmp_path):
     if meta['complete']: pytest.skip('encode finished before it could be killed')
     for s in (out / 'shards').glob('*.npz'):                     # no half-written shard that looks complete
         with np.load(s) as f: assert f['latents'].shape[1:] in ((4, 8, 8), (0, 0, 0)) and len(f['index']) + len(f['skipped']) == 8
-    assert _cli_here(image_dir, out, '--skip_bad', '--shard_size', '8').returncode == 0       # the resume, in this process
+    assert _cli_here(image_dir, out, '--skip_bad', '--shard_size', '8').returncode == 0   # the resume, here
     assert _cli_here(image_dir, tmp_path / 'fresh', '--skip_bad', '--shard_size', '8').returncode == 0
     np.testing.assert_array_equal(np.asarray(load_latent_cache(out).latents), np.asarray(load_latent_cache(tmp_path / 'fresh').latents))
 

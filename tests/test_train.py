@@ -63,7 +63,7 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, ar
 
 
 def test_existing_run_is_not_overwritten(run_copy):
-    "A new run (no --resume) on the run dir of a finished one → refused, saying to pass --resume; no checkpoint changed."
+    "A new run (no --resume) in the run dir of a finished one → refused, saying to pass --resume; nothing changed."
     from conftest import SHARED
     run = run_copy                                   # the session's 4-step run (conftest.py)
     before = {p: p.read_bytes() for p in (run/'checkpoints').iterdir()}
@@ -75,7 +75,8 @@ def test_existing_run_is_not_overwritten(run_copy):
 @pytest.mark.fault
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     "SIGKILL right after a checkpoint → --resume gives the uninterrupted run, bit for bit"
-    args = ['--total_steps', '30', '--ckpt_every', '10', '--sample_every', '1000', '--keep_ckpts', '5', '--no-export', *FAST]
+    args = ['--total_steps', '30', '--ckpt_every', '10', '--sample_every', '1000', '--keep_ckpts', '5', '--no-export',
+            *FAST]
     whole, cut = tmp_path/'whole', tmp_path/'cut'
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=1', '-m', 'lct_nb.train', '--run_dir', str(cut), *args]
     proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -86,7 +87,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL); proc.wait()
     killed_at = max(m['step'] for m in metrics(cut))
     assert killed_at < 30
-    code, _, err = train_here('--run_dir', cut, '--resume', *args)    # the resume and the uninterrupted run, in this process
+    code, _, err = train_here('--run_dir', cut, '--resume', *args)    # the resume and the whole run: in this process
     assert code == 0, err[-3000:]
     code, _, err = train_here('--run_dir', whole, *args)
     assert code == 0, err[-3000:]
@@ -98,8 +99,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
 
 def test_two_ranks_leave_metrics_samples_and_checkpoints(tmp_path):
     run = tmp_path/'r'
-    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '10', '--ckpt_every', '5', '--sample_every', '10',
-             '--no-export', *FAST)
+    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '10', '--ckpt_every', '5',
+             '--sample_every', '10', '--no-export', *FAST)
     assert [m['step'] for m in metrics(run)][-1] == 10
     assert sorted(p.name for p in (run/'checkpoints').glob('*.pt')) == ['step0000005.pt', 'step0000010.pt']
     assert {p.name for p in (run/'samples').iterdir()} == {'step0000010_1step.png', 'step0000010_2step.png'}
@@ -113,7 +114,8 @@ def test_nonfinite_loss_on_one_rank_stops_both_cleanly(tmp_path):
     "NaN losses on rank 1 only → both ranks skip the same steps, stop together with exit 1; the newest checkpoint is finite"
     run = tmp_path/'r'
     script = ROOT/'tests'/'_nan_on_rank1.py'
-    res = torchrun(2, str(script), '--run_dir', str(run), '--total_steps', '40', '--ckpt_every', '4', '--sample_every', '1000',
+    res = torchrun(2, str(script), '--run_dir', str(run), '--total_steps', '40', '--ckpt_every', '4',
+                   '--sample_every', '1000',
                    '--max_bad_steps', '3', *FAST, check=False, timeout=300, env=dict(NAN_FROM_STEP='4'))
     assert res.returncode != 0
     assert 'non-finite losses in a row at step 7' in res.stderr, res.stderr[-3000:]
