@@ -2,11 +2,10 @@
 
 `trained_run` is a real `python -m lct_nb.train` run of `SHARED` (4 steps, checkpoints at steps 2 and 4, sample grids
 and the exported model at the end), trained once per session: under pytest-xdist the first worker to ask trains it and
-the others wait on a file lock and read it. Tests never write into it: `run_copy` gives each test its own copy."""
-import os, shutil, subprocess, sys
+the others wait on a lock (flock) and read it. Tests never write into it: `run_copy` gives each test its own copy."""
+import fcntl, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest, torch
-from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 # the shared run's flags: a resume of a copy passes them again (a change of batch size or length would be refused)
@@ -28,7 +27,8 @@ def trained_run(tmp_path_factory) -> Path:
     "The session's trained run (read it, never write it): `python -m lct_nb.train --run_dir … SHARED`."
     root = _shared_root(tmp_path_factory)
     run, done = root/'trained_run', root/'trained_run.done'
-    with FileLock(str(root/'trained_run.lock')):
+    with open(root/'trained_run.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)                 # released when the file closes
         if not done.exists():
             shutil.rmtree(run, ignore_errors=True)
             env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
