@@ -100,7 +100,7 @@ class RunsCode:
 
 
 @pytest.mark.parametrize('file', ['latents.npy', 'stats.npz'])
-def test_pickle_in_cacherefused(file, cache, tmp_path):
+def test_pickle_in_cache_refused(file, cache, tmp_path):
     "a cache file replaced by a pickled object array whose unpickling would run code → loading refuses in one line naming the file; nothing is unpickled"
     marker, obj = tmp_path / 'unpickled', np.array([RunsCode(tmp_path / 'unpickled')], dtype=object)
     if file == 'latents.npy': np.save(cache / file, obj, allow_pickle=True)
@@ -181,7 +181,7 @@ def test_image_mode_read_correctly(case, tmp_path):
 
 @pytest.mark.parametrize('case', [('F', np.linspace(0, 1, S * S, dtype=np.float32).reshape(S, S), 'PIL mode F is not supported (floating-point'),
                                   ('I beyond 16 bits', (G16.astype(np.int32) * 4), 'outside the 16-bit range')], ids=lambda c: c[0])
-def test_image_moderefused(case, tmp_path):
+def test_image_mode_refused(case, tmp_path):
     "an image whose pixel range is unknown (mode F, or mode I beyond 0..65535) → BadImageError naming the file and the mode"
     name, a, words = case
     f = tmp_path / 'img.tif'; Image.fromarray(a).save(f)
@@ -218,7 +218,7 @@ def run(trained_run):
 def _evals(root): return sorted(p.name for p in Path(root).rglob('eval_*.json'))
 
 
-def test_evaluate_other_latent_shaperefused(run, tmp_path):
+def test_evaluate_other_latent_shape_refused(run, tmp_path):
     "a checkpoint trained on 4×8×8 latents evaluated against a 4×16×16 latent cache → exit 2, one line naming both shapes, no FID written"
     other = write_latent_cache(tmp_path / 'c16', np.random.default_rng(0).standard_normal((64, 4, 16, 16)).astype(np.float32),
                                dict(vae=BUNDLED_VAE, source='synthetic 4×16×16'))
