@@ -28,6 +28,18 @@ def train_in_process(run, *args, capsys):
     return e.value.code, capsys.readouterr().err
 
 
+def wait_unlocked(run_dir, timeout=300):
+    "Wait until no process holds `run_dir`'s lock (a worker whose torchrun agent was killed leaves at the end of its step)."
+    import fcntl
+    deadline = time.time() + timeout
+    with open(Path(run_dir)/'.lock', 'a') as f:
+        while True:
+            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
+            except BlockingIOError: assert time.time() < deadline, f'{run_dir} is still held'
+            time.sleep(0.05)
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def metrics(run_dir):
     return [json.loads(l) for l in (Path(run_dir)/'metrics.jsonl').read_text().splitlines()]
 
@@ -85,6 +97,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
         assert proc.poll() is None and time.time() < deadline, 'run ended before its first checkpoint'
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    wait_unlocked(cut)                                  # the worker (a session of its own) stops at the end of its step
     killed_at = max(m['step'] for m in metrics(cut))
     assert killed_at < 30
     code, _, err = train_here('--run_dir', cut, '--resume', *args)    # the resume and the whole run: in this process
