@@ -22,22 +22,39 @@ def _shared_root(tmp_path_factory) -> Path:
     return base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
 
 
-@pytest.fixture(scope='session')
-def trained_run(tmp_path_factory) -> Path:
-    "The session's trained run (read it, never write it): `python -m lct_nb.train --run_dir … SHARED`."
+def _once(tmp_path_factory, name: str, launch: list) -> Path:
+    "The run dir `name` trained by `launch --run_dir <it>`, once for the session (under an flock between workers)."
     root = _shared_root(tmp_path_factory)
-    run, done = root/'trained_run', root/'trained_run.done'
-    with open(root/'trained_run.lock', 'w') as lock:
+    run, done = root/name, root/f'{name}.done'
+    with open(root/f'{name}.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)                 # released when the file closes
         if not done.exists():
             shutil.rmtree(run, ignore_errors=True)
             env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
             env.pop('IN_TEST', None)
-            cmd = [sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *SHARED]
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+            r = subprocess.run([*launch, '--run_dir', str(run)], capture_output=True, text=True, timeout=600, env=env,
+                               cwd=ROOT)
             assert r.returncode == 0, r.stderr[-3000:]
             done.write_text('')
     return run
+
+
+@pytest.fixture(scope='session')
+def trained_run(tmp_path_factory) -> Path:
+    "The session's trained run (read it, never write it): `python -m lct_nb.train --run_dir … SHARED`."
+    return _once(tmp_path_factory, 'trained_run', [sys.executable, '-m', 'lct_nb.train', *SHARED])
+
+
+# the two-rank run's flags: 20 steps, checkpoints at 10 and 20, the sample grids at the end, no export
+TWO_RANKS = ['--total_steps', '20', '--ckpt_every', '10', '--sample_every', '20', '--no-export', '--batch_size', '32',
+             '--log_every', '1', '--n_samples', '16']
+
+
+@pytest.fixture(scope='session')
+def two_rank_run(tmp_path_factory) -> Path:
+    "The session's run of two gloo ranks (read it, never write it): `torchrun … -m lct_nb.train TWO_RANKS`."
+    return _once(tmp_path_factory, 'two_rank_run', [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+                                                    '--nproc_per_node=2', '-m', 'lct_nb.train', *TWO_RANKS])
 
 
 @pytest.fixture

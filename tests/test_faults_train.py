@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest, torch
 
 from test_train import ROOT, FAST, _env, torchrun, metrics, train_in_process
-from conftest import SHARED
+from conftest import SHARED, TWO_RANKS
 from _cli import cli
 
 pytestmark = pytest.mark.fault
@@ -140,13 +140,12 @@ def test_second_trainer_on_a_run_dir_is_refused_and_a_dead_holder_does_not_block
     assert logged_step(run) == 24 and (run/'.lock').read_text().startswith(f'process {os.getpid()} ')
 
 
-def test_sigterm_under_torchrun_checkpoints_the_current_step_and_resumes_exactly(tmp_path):
+def test_sigterm_under_torchrun_checkpoints_the_current_step_and_resumes_exactly(two_rank_run, tmp_path):
     "SIGTERM to the torchrun agent of 2 ranks mid-run → both ranks agree, checkpoint that step, exit non-zero with one line; --resume is bit-exact"
-    args = ['--total_steps', '20', '--ckpt_every', '1000', '--no-export', *QUIET]
-    whole = tmp_path/'whole'
-    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(whole), *args)
+    args, whole = TWO_RANKS, two_rank_run           # the session's uninterrupted run of 2 ranks, 20 steps (conftest.py)
     cut = tmp_path/'cut'
-    p = start([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'lct_nb.train', '--run_dir', str(cut), *args])
+    p = start([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+               '-m', 'lct_nb.train', '--run_dir', str(cut), *args])
     wait_until(lambda: logged_step(cut) >= 5, p, what='step 5')
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=300)

@@ -110,15 +110,14 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
         assert (x['step'], x['loss'], x['ct'], x['diff'], x['grad_norm']) == (y['step'], y['loss'], y['ct'], y['diff'], y['grad_norm'])
 
 
-def test_two_ranks_leave_metrics_samples_and_checkpoints(tmp_path):
-    run = tmp_path/'r'
-    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '10', '--ckpt_every', '5',
-             '--sample_every', '10', '--no-export', *FAST)
-    assert [m['step'] for m in metrics(run)][-1] == 10
-    assert sorted(p.name for p in (run/'checkpoints').glob('*.pt')) == ['step0000005.pt', 'step0000010.pt']
-    assert {p.name for p in (run/'samples').iterdir()} == {'step0000010_1step.png', 'step0000010_2step.png'}
+def test_two_ranks_leave_metrics_samples_and_checkpoints(two_rank_run):
+    "Two gloo ranks (the session's run, conftest.py): every step logged, checkpoints at 10, 20, the grids, each rank's RNG."
+    run = two_rank_run
+    assert [m['step'] for m in metrics(run)] == list(range(1, 21))
+    assert sorted(p.name for p in (run/'checkpoints').glob('*.pt')) == ['step0000010.pt', 'step0000020.pt']
+    assert {p.name for p in (run/'samples').iterdir()} == {'step0000020_1step.png', 'step0000020_2step.png'}
     import torch
-    st = torch.load(run/'checkpoints'/'step0000010.pt', weights_only=False)
+    st = torch.load(run/'checkpoints'/'step0000020.pt', weights_only=False)
     assert len(st['rng']) == 2 and not torch.equal(st['rng'][0]['gen'], st['rng'][1]['gen'])
 
 
