@@ -111,7 +111,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
 
 
 def test_two_ranks_leave_metrics_samples_and_checkpoints(two_rank_run):
-    "Two gloo ranks (the session's run, conftest.py): every step logged, checkpoints at 10, 20, the grids, each rank's RNG."
+    "Two gloo ranks (the session's run, conftest.py): each step logged, checkpoints at 10, 20, grids, each rank's RNG."
     run = two_rank_run
     assert [m['step'] for m in metrics(run)] == list(range(1, 21))
     assert sorted(p.name for p in (run/'checkpoints').glob('*.pt')) == ['step0000010.pt', 'step0000020.pt']
