@@ -228,7 +228,7 @@ def test_killed_before_first_checkpoint_starts_a_clean_log(tmp_path):
 ])
 def test_unchecked_values_are_one_line_errors(tmp_path, capsys, args, message):
     "a bad flag value → exit 2, one line naming the flag, nothing written"
-    code, err = train_in_process(tmp_path/'r', *args, capsys=capsys)   # a real process: test_second_trainer_…
+    code, err = train_in_process(tmp_path/'r', *args, capsys=capsys)   # real processes refused: test_faults_lock.py
     assert code == 2 and one_line(err, 'lct_nb.train: error:') and message in err, err
     assert not (tmp_path/'r').exists()
 

@@ -66,7 +66,7 @@ def test_help_lists_every_flag():
     (['--config', 'missing.json'], 1, "--config 'missing.json'"),
 ])
 def test_bad_input_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, args, world, message):
-    "In this process (the real-process form of the same check is in test_faults_train.py): exit 2, one line, nothing written."
+    "In this process (real processes refused in one line: test_faults_lock.py): exit 2, one line, nothing written."
     for k, v in dict(WORLD_SIZE=str(world), RANK='0', LOCAL_RANK='0').items(): monkeypatch.setenv(k, v)
     code, err = train_in_process(tmp_path/'r', *args, capsys=capsys)
     assert code == 2
