@@ -1,9 +1,9 @@
 """Run the whole fault suite and print one line per fault, `injected → outcome`, then the total.
 
-    python benchmarks/faults.py               # every test in tests/ marked `fault` (about 10 minutes on 2 cores)
-    python benchmarks/faults.py -k sigterm    # pytest's flags pass through (-n 2 with pytest-xdist)
-    python benchmarks/faults.py --all -n 2    # every test in tests/ in one pytest session; the fault lines as above
-    python benchmarks/faults.py --all -n 2 -m 'not full'   # what CI runs on every push: all but the tests marked full
+    python benchmarks/faults.py               # every test in tests/ marked `fault`
+    python benchmarks/faults.py -k sigterm    # pytest's flags pass through (-n 2 --dist worksteal with pytest-xdist)
+    python benchmarks/faults.py --all -n 2 --dist worksteal    # every test in tests/ in one pytest session, 2 workers
+    python benchmarks/faults.py --all -n 2 --dist worksteal -m 'not full'   # what CI runs on every push: all but `full`
 
 Each fault is a real one (SIGKILL, SIGTERM, SIGINT, a second launch, torn or flipped bytes, a full tmpfs, a pickle that
 would run code, bad flags); the tests are in tests/test_faults_*.py and their docstrings are the lines printed here.

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from lct_nb.cache import bundled_latents
+from _cli import cli_run
 
 LOADER = '''
 import json, math, torch
@@ -32,8 +33,17 @@ class TinyDetector(torch.nn.Module):
         assert x.dtype == torch.uint8 and x.shape[1] == 3, "expects uint8 RGB"
         f = F.adaptive_avg_pool2d(x.float() / 255, 2).flatten(1)[:, :8]
         return f if return_features else f.sum(1)
-torch.jit.save(torch.jit.script(TinyDetector()), sys.argv[1])
 '''
+
+
+def _tiny_vgg(d):
+    "d/vgg16.pt: a real TorchScript file with vgg16.pt's signature (TorchScript compiles from a source file)."
+    import importlib.util, torch
+    (d / 'tiny_vgg.py').write_text(TINY_VGG)
+    spec = importlib.util.spec_from_file_location('tiny_vgg', d / 'tiny_vgg.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    torch.jit.save(torch.jit.script(mod.TinyDetector()), d / 'vgg16.pt')
+    return d / 'vgg16.pt'
 
 
 def _run(cmd, tmp, cache=None, **kw):
@@ -52,10 +62,11 @@ def ckpt(tmp_path_factory):
     return d, ck
 
 
-def test_one_vs_two_ranks(ckpt):
+@pytest.mark.filterwarnings('ignore:`torch.jit:DeprecationWarning')   # the TorchScript file is the point
+def test_one_vs_two_ranks(ckpt, monkeypatch):
+    "Two gloo ranks under torchrun, then one process (this one): the same FID, precision and recall."
     d, ck = ckpt
-    (d / 'make_vgg.py').write_text(TINY_VGG)                           # TorchScript compiles from a source file
-    _run([sys.executable, str(d / 'make_vgg.py'), str(d / 'vgg16.pt')], d)   # a real TorchScript file with vgg16.pt's signature
+    _tiny_vgg(d)
     fresh = d / 'cache'                                                 # no reference stats yet: the 2 ranks must make them
     args = ['-m', 'lct_nb.evaluate', '--ckpt', str(ck), '--batch_size', '32', '--steps', '2',
             '--loader', 'gauss_loader:load', '--seed', '3', '--pr_features', 'vgg16', '--vgg16', str(d / 'vgg16.pt')]
@@ -64,7 +75,9 @@ def test_one_vs_two_ranks(ckpt):
           '--num_samples', '96', '--out', str(d / 'two.json')], d, cache=fresh)
     made = sorted(p.name for p in fresh.iterdir())     # written once each by rank 0, no temporary left behind
     assert len(made) == 2 and all(n.startswith('digits_ref_') and n.endswith('_u8.npz') for n in made), made
-    _run([sys.executable, *args, '--n', '96', '--out', str(d / 'one.json')], d, cache=fresh)
+    monkeypatch.syspath_prepend(str(d)); monkeypatch.setenv('LCT_NB_CACHE', str(fresh))   # as _run gives the process
+    code, _, err = cli_run('evaluate', *args[2:], '--n', '96', '--out', d / 'one.json')
+    assert code == 0, err[-3000:]
     one, two = (json.loads((d / f).read_text()) for f in ('one.json', 'two.json'))
     assert (one['world_size'], two['world_size']) == (1, 2)
     for k in ('fid', 'precision', 'recall'): assert math.isclose(one[k], two[k], rel_tol=1e-9, abs_tol=1e-12), (k, one[k], two[k])
@@ -74,12 +87,12 @@ def test_one_vs_two_ranks(ckpt):
     assert 'not Inception' in one['fid_kind'] and one['extractor'].startswith('digits-cnn-')
 
 
-def test_cli_errors(ckpt):
+def test_cli_errors(ckpt, monkeypatch):
+    "A missing --ckpt (a real process), --features inception without pytorch-fid (in this process): an exit naming it."
     d, ck = ckpt
     r = subprocess.run([sys.executable, '-m', 'lct_nb.evaluate', '--ckpt', str(d / 'missing.pt')], capture_output=True, text=True)
     assert r.returncode != 0 and 'missing.pt' in r.stderr
-    r = subprocess.run([sys.executable, '-m', 'lct_nb.evaluate', '--ckpt', str(ck), '--features', 'inception',
-                        '--loader', 'gauss_loader:load'], capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=str(d), OMP_NUM_THREADS='1'))
+    monkeypatch.syspath_prepend(str(d))
+    code, _, err = cli_run('evaluate', '--ckpt', ck, '--features', 'inception', '--loader', 'gauss_loader:load')
     try: import pytorch_fid  # noqa: F401
-    except ImportError: assert r.returncode != 0 and 'pytorch-fid' in r.stderr
+    except ImportError: assert code != 0 and 'pytorch-fid' in err

@@ -1,4 +1,5 @@
-"Tests of lct_nb.export and lct_nb.pipeline end to end: a real 6-step run, exported by the command, samples as the trainer did."
+"""Tests of lct_nb.export and lct_nb.pipeline end to end: the session's real 4-step run, exported by the command,
+samples as the trainer did."""
 import json, os, shutil, subprocess, sys
 import numpy as np, pytest, torch
 from PIL import Image
@@ -13,10 +14,11 @@ from lct_nb.objective import get_preset
 from lct_nb.pipeline import LCTPipeline
 from lct_nb.sampling import prior, sample, two_step_sigmas
 from lct_nb.train import model_from_checkpoint
+from _cli import cli_run, cli_process
 
 torch.set_num_threads(1)
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
-STEPS = 6
+STEPS = 4                                    # the session's trained run (conftest.py): 4 steps
 
 
 def _py(*args, **kw):
@@ -24,21 +26,18 @@ def _py(*args, **kw):
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    "A real run: 6 steps of the default recipe on the bundled digits, batch 16, 4-image sample grids."
-    d = tmp_path_factory.mktemp('run') / 'run'
-    r = _py('-m', 'lct_nb.train', '--total_steps', STEPS, '--batch_size', 16, '--run_dir', d, '--n_samples', 4)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return d
+def run(trained_run):
+    "A real run (conftest.py): 4 steps of the default recipe on the bundled digits, batch 16, 4-image sample grids."
+    return trained_run
 
 
 @pytest.fixture(scope='module')
 def exported(run, tmp_path_factory):
-    "The run exported by the command line."
+    "The run exported by the command line (`python -m lct_nb.export RUN OUT`, in this process)."
     out = tmp_path_factory.mktemp('export') / 'model'
-    r = _py('-m', 'lct_nb.export', run, out)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == str(out)
+    code, stdout, err = cli_run('export', run, out)
+    assert code == 0, err[-3000:]
+    assert stdout.strip() == str(out)
     return out
 
 
@@ -114,13 +113,14 @@ def test_loads_and_samples_without_the_latent_cache(exported, tmp_path):
 
 
 def test_cli_errors_are_one_line_and_write_nothing(run, exported, tmp_path):
+    "A missing RUN_DIR (a real process), an OUT_DIR that is not empty → exit 2, one line naming it, nothing written."
     before = sorted(p.name for p in exported.iterdir())
-    for args, msg in (((tmp_path / 'nowhere', tmp_path / 'o1'), 'RUN_DIR'),
-                      ((run, exported), f'OUT_DIR {exported} exists and is not an empty folder')):
-        r = _py('-m', 'lct_nb.export', *args)
-        assert r.returncode == 2, (args, r.stderr)
-        lines = r.stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith('lct_nb.export: error: ') and msg in lines[0], (args, r.stderr)
+    for args, msg, launch in (((tmp_path / 'nowhere', tmp_path / 'o1'), 'RUN_DIR', cli_process),
+                              ((run, exported), f'OUT_DIR {exported} exists and is not an empty folder', cli_run)):
+        code, *_, err = launch('export', *args)
+        assert code == 2, (args, err)
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith('lct_nb.export: error: ') and msg in lines[0], (args, err)
     assert list(tmp_path.iterdir()) == [] and sorted(p.name for p in exported.iterdir()) == before
 
 

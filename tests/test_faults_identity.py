@@ -3,7 +3,7 @@ export weights, non-finite EMAs, checkpoints without their tensors, an EMA rate 
 real (other images under the same names, overwritten bytes, NaN written into a checkpoint with a valid checksum) and
 must be answered right or refused in one line. Each test's docstring is "<fault> → <outcome>"; `benchmarks/faults.py`
 prints them."""
-import json, shutil, subprocess, sys
+import json, shutil
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
@@ -13,8 +13,9 @@ from lct_nb.vae import BUNDLED_VAE, load_vae
 from lct_nb.cache import encode_folder, write_latent_cache
 from lct_nb.latents import load_latent_cache
 from lct_nb.train import TrainConfig, train as train_cfg
-from test_train import FAST, _env, ROOT, train_in_process, metrics
-from test_faults_train import train, one_line
+from test_train import train_in_process, metrics
+from test_faults_train import one_line
+from conftest import SHARED
 from _cli import cli as _cli, refused as _refused
 
 pytestmark = pytest.mark.fault
@@ -77,15 +78,15 @@ def test_evaluate_refuses_a_replaced_cache(replaced, tmp_path):
 def test_resume_refuses_a_replaced_cache_unless_told(replaced):
     "the latent cache of a run replaced, then --resume → exit 2, one line naming the digests, nothing changed; with --other_cache it continues and logs it"
     run, cache, _ = replaced
-    args = ['--data', cache, '--total_steps', '2', '--batch_size', '16', '--n_samples', '4', '--ckpt_every', '2',
-            '--sample_every', '100000', '--no-export', '--resume']
+    args = ['--run_dir', run, '--data', cache, '--total_steps', '2', '--batch_size', '16', '--n_samples', '4',
+            '--ckpt_every', '2', '--sample_every', '100000', '--no-export', '--resume']
     before = {p: p.read_bytes() for p in run.rglob('*') if p.is_file()}
-    res = train(run, *map(str, args))
-    assert res.returncode == 2, res.stderr[-3000:]
-    assert 'was trained on a latent cache of digest' in one_line(res.stderr, 'lct_nb.train: error:')
+    code, err = _cli('train', *args)
+    assert code == 2, err[-3000:]
+    assert 'was trained on a latent cache of digest' in one_line(err, 'lct_nb.train: error:')
     assert {p: p.read_bytes() for p in run.rglob('*') if p.is_file()} == before
-    res = train(run, *map(str, args), '--other_cache')
-    assert res.returncode == 0, res.stderr[-3000:]
+    code, err = _cli('train', *args, '--other_cache')
+    assert code == 0, err[-3000:]
     assert [m['event'] for m in metrics(run) if 'event' in m] == ['latent cache changed on resume']
 
 
@@ -152,18 +153,14 @@ def test_nonfinite_ema_is_refused_by_export_and_evaluate(trained, tmp_path):
     assert not (tmp_path/'model').exists() and not (tmp_path/'e.json').exists()
 
 
-def test_checkpoint_without_tensors_is_set_aside_and_resume_continues(tmp_path):
+def test_checkpoint_without_tensors_is_set_aside_and_resume_continues(trained_run, run_copy):
     "the newest checkpoint replaced by {'step': 4} with a valid checksum → export refuses in one line; --resume sets it aside, resumes step 2, ends bit-exact"
-    args = ['--total_steps', '4', '--ckpt_every', '2', '--keep_ckpts', '5', *FAST, '--sample_every', '100000',
-            '--no-export']
-    whole = tmp_path/'whole'
-    assert train(whole, *args).returncode == 0
-    cut = Path(shutil.copytree(whole, tmp_path/'cut'))
+    whole, cut = trained_run, run_copy             # the session's 4-step run (conftest.py), checkpoints of steps 2, 4
     save_checkpoint({'step': 4}, cut/'checkpoints', 4, keep=5)
-    _refused('export', *_cli('export', cut, tmp_path/'model'), 'step0000004.pt: incomplete, it lacks config')
-    res = train(cut, *args, '--resume')
-    assert res.returncode == 0, res.stderr[-3000:]
-    for words in ('incomplete, it lacks skipped', 'resumed', 'step0000002.pt'): assert words in res.stderr, res.stderr
+    _refused('export', *_cli('export', cut, cut.parent/'model'), 'step0000004.pt: incomplete, it lacks config')
+    code, err = _cli('train', '--run_dir', cut, *SHARED, '--resume')
+    assert code == 0, err[-3000:]
+    for words in ('incomplete, it lacks skipped', 'resumed', 'step0000002.pt'): assert words in err, err
     assert (cut/'checkpoints'/'step0000004.pt.corrupt').exists()
     a, b = load_checkpoint(whole), load_checkpoint(cut)
-    assert all(torch.equal(a['model'][k], b['model'][k]) for k in a['model'])
+    assert b['step'] == 4 and all(torch.equal(a['model'][k], b['model'][k]) for k in a['model'])

@@ -6,17 +6,16 @@ import pytest
 from test_train import torchrun
 from _cli import refused
 from lct_nb.guard import lock_run_dir
+from conftest import SHARED
 
 pytestmark = pytest.mark.fault
-TINY = ['--total_steps', '2', '--ckpt_every', '1', '--batch_size', '8', '--no-export', '--n_samples', '4']
+TINY = SHARED                                     # the flags of the session's trained run (conftest.py)
 
 
 @pytest.fixture
-def held_run(tmp_path):
-    "A finished one-rank run (checkpoints of steps 1 and 2) whose run dir this process holds, as a live run would."
-    from lct_nb.train import main
-    run = tmp_path/'r'
-    main(['--run_dir', str(run), *TINY])
+def held_run(run_copy):
+    "A finished run (a copy of the session's: checkpoints of steps 2, 4) this process holds, as a live run would."
+    run = run_copy
     lock = lock_run_dir(run)
     yield run
     lock.close()

@@ -5,19 +5,17 @@ import json
 import pytest, torch
 from test_train import train_in_process, metrics
 from _cli import refused
+from conftest import SHARED
 
 pytestmark = pytest.mark.fault
-TINY = ['--total_steps', '4', '--ckpt_every', '2', '--keep_ckpts', '5', '--batch_size', '8', '--no-export', '--n_samples', '4']
+TINY = SHARED                                     # the flags of the session's trained run (conftest.py)
 
 
 @pytest.fixture
-def stopped_run(tmp_path):
-    "A run of 4 steps stopped after its checkpoint of step 2 (the later one removed, as if it was never written)."
-    from lct_nb.train import main
-    run = tmp_path/'r'
-    main(['--run_dir', str(run), *TINY])
-    (run/'checkpoints'/'step0000004.pt').unlink()
-    return run
+def stopped_run(run_copy):
+    "A copy of the session's 4-step run stopped after its step-2 checkpoint (the later one removed, never written)."
+    (run_copy/'checkpoints'/'step0000004.pt').unlink()
+    return run_copy
 
 
 def _files(run): return {p: p.stat().st_mtime_ns for p in run.rglob('*') if p.name != '.lock'}

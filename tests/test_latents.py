@@ -1,5 +1,6 @@
 "Tests of lct_nb.latents end to end: the CLI on a folder of generated PNGs, resume, mismatch errors, round trip."
 import json, os, signal, subprocess, sys, time
+from types import SimpleNamespace
 from pathlib import Path
 import numpy as np, pytest, torch, torch.nn.functional as F
 from PIL import Image
@@ -37,13 +38,21 @@ def image_dir(tmp_path_factory):
 def vae(): return load_vae()
 
 
-def _cli(*args, **kw):
-    return subprocess.run([sys.executable, '-m', 'lct_nb.latents', *map(str, args)], capture_output=True, text=True, **kw)
+def _cli(*args):
+    "`python -m lct_nb.latents ARGS` as a process: its CompletedProcess."
+    return subprocess.run([sys.executable, '-m', 'lct_nb.latents', *map(str, args)], capture_output=True, text=True)
+
+
+def _cli_here(*args):
+    "`python -m lct_nb.latents ARGS` in this process: returncode, stdout and stderr as a CompletedProcess holds them."
+    from _cli import cli_run
+    code, out, err = cli_run('latents', *args)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
 def test_cli_encodes_folder_and_training_can_read_it(image_dir, tmp_path):
     out = tmp_path / 'cache'
-    r = _cli(image_dir, out, '--skip_bad', '--shard_size', '64', '--batch_size', '50', '--device', 'cpu')
+    r = _cli_here(image_dir, out, '--skip_bad', '--shard_size', '64', '--batch_size', '50', '--device', 'cpu')
     assert r.returncode == 0, r.stderr
     assert f'{N_IMAGES} latents' in r.stdout and '1 skipped' in r.stdout and 'corrupt.png' in r.stdout
     c = load_latent_cache(out, shape=(4, 8, 8))
@@ -57,11 +66,12 @@ def test_cli_encodes_folder_and_training_can_read_it(image_dir, tmp_path):
     assert load_vae(c.meta['vae']).config.latent_channels == 4    # meta names the VAE to decode with
     # running it again is a no-op that returns the same cache
     mtime = (out / 'latents.npy').stat().st_mtime_ns
-    assert _cli(image_dir, out, '--skip_bad', '--shard_size', '64').returncode == 0
+    assert _cli_here(image_dir, out, '--skip_bad', '--shard_size', '64').returncode == 0
     assert (out / 'latents.npy').stat().st_mtime_ns == mtime
 
 
 def test_cli_corrupt_file_is_named(image_dir, tmp_path):
+    "A corrupt image without --skip_bad: the command (a real process) fails naming it; the cache stays unfinished."
     r = _cli(image_dir, tmp_path / 'cache', '--shard_size', '64')
     assert r.returncode != 0 and 'corrupt.png' in r.stderr
     with pytest.raises(ValueError, match='unfinished'): load_latent_cache(tmp_path / 'cache')
@@ -89,7 +99,9 @@ def test_resume_after_sigkill(image_dir, tmp_path):
     "A real kill -9 mid-encode: every shard on disk is complete and the resumed cache equals a fresh one."
     out = tmp_path / 'k'
     p = subprocess.Popen([sys.executable, '-m', 'lct_nb.latents', str(image_dir), str(out), '--skip_bad',
-                          '--shard_size', '8', '--batch_size', '8'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          '--shard_size', '8', '--batch_size', '8'], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL,
+                         env={**os.environ, 'OMP_NUM_THREADS': '1'})   # one thread, as the rest is encoded here
     t0 = time.time()
     while time.time() - t0 < 120 and p.poll() is None and not list((out / 'shards').glob('00002.npz')): time.sleep(0.005)
     p.send_signal(signal.SIGKILL); p.wait()
@@ -97,8 +109,8 @@ def test_resume_after_sigkill(image_dir, tmp_path):
     if meta['complete']: pytest.skip('encode finished before it could be killed')
     for s in (out / 'shards').glob('*.npz'):                     # no half-written shard that looks complete
         with np.load(s) as f: assert f['latents'].shape[1:] in ((4, 8, 8), (0, 0, 0)) and len(f['index']) + len(f['skipped']) == 8
-    assert _cli(image_dir, out, '--skip_bad', '--shard_size', '8').returncode == 0
-    assert _cli(image_dir, tmp_path / 'fresh', '--skip_bad', '--shard_size', '8').returncode == 0
+    assert _cli_here(image_dir, out, '--skip_bad', '--shard_size', '8').returncode == 0   # the resume, here
+    assert _cli_here(image_dir, tmp_path / 'fresh', '--skip_bad', '--shard_size', '8').returncode == 0
     np.testing.assert_array_equal(np.asarray(load_latent_cache(out).latents), np.asarray(load_latent_cache(tmp_path / 'fresh').latents))
 
 

@@ -14,9 +14,9 @@ def _env(**kw):
     return env
 
 
-def torchrun(nproc, *args, timeout=600, check=True):
+def torchrun(nproc, *args, timeout=600, check=True, env=None):
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=ROOT)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(**(env or {})), cwd=ROOT)
     if check: assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     return res
 
@@ -28,14 +28,34 @@ def train_in_process(run, *args, capsys):
     return e.value.code, capsys.readouterr().err
 
 
+def wait_unlocked(run_dir, timeout=300):
+    "Wait until no process holds `run_dir`'s lock (a worker whose torchrun agent was killed leaves at the end of its step)."
+    import fcntl
+    deadline = time.time() + timeout
+    with open(Path(run_dir)/'.lock', 'a') as f:
+        while True:
+            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
+            except BlockingIOError: assert time.time() < deadline, f'{run_dir} is still held'
+            time.sleep(0.05)
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def metrics(run_dir):
     return [json.loads(l) for l in (Path(run_dir)/'metrics.jsonl').read_text().splitlines()]
 
 
+def train_here(*args):
+    "`python -m lct_nb.train ARGS` in this process: (exit code, stdout, stderr)."
+    from _cli import cli_run
+    return cli_run('train', *args)
+
+
 def test_help_lists_every_flag():
+    "`--help` (in this process; test_faults_threads.py reads a real process's): every TrainConfig field is a flag."
     from dataclasses import fields
     from lct_nb.train import TrainConfig
-    out = subprocess.run([sys.executable, '-m', 'lct_nb.train', '--help'], capture_output=True, text=True, env=_env()).stdout
+    code, out, _ = train_here('--help')
+    assert code == 0 and out.startswith('usage: python -m lct_nb.train')
     for f in fields(TrainConfig): assert f'--{f.name}' in out
 
 
@@ -46,7 +66,7 @@ def test_help_lists_every_flag():
     (['--config', 'missing.json'], 1, "--config 'missing.json'"),
 ])
 def test_bad_input_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, args, world, message):
-    "In this process (the real-process form of the same check is in test_faults_train.py): exit 2, one line, nothing written."
+    "In this process (real processes refused in one line: test_faults_lock.py): exit 2, one line, nothing written."
     for k, v in dict(WORLD_SIZE=str(world), RANK='0', LOCAL_RANK='0').items(): monkeypatch.setenv(k, v)
     code, err = train_in_process(tmp_path/'r', *args, capsys=capsys)
     assert code == 2
@@ -54,45 +74,50 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, ar
     assert not (tmp_path/'r').exists()   # nothing was written
 
 
-def test_existing_run_is_not_overwritten(tmp_path):
-    run = tmp_path/'r'
-    torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '4', '--ckpt_every', '2', '--sample_every', '4', *FAST)
+def test_existing_run_is_not_overwritten(run_copy):
+    "A new run (no --resume) in the run dir of a finished one → refused, saying to pass --resume; nothing changed."
+    from conftest import SHARED
+    run = run_copy                                   # the session's 4-step run (conftest.py)
     before = {p: p.read_bytes() for p in (run/'checkpoints').iterdir()}
-    res = torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '4', *FAST, check=False)
-    assert res.returncode != 0 and 'pass --resume' in res.stderr
+    code, _, err = train_here('--run_dir', run, *SHARED)
+    assert code != 0 and 'pass --resume' in err, err[-3000:]
     assert {p: p.read_bytes() for p in (run/'checkpoints').iterdir()} == before
 
 
 @pytest.mark.fault
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     "SIGKILL right after a checkpoint → --resume gives the uninterrupted run, bit for bit"
-    args = ['--total_steps', '60', '--ckpt_every', '20', '--sample_every', '1000', '--keep_ckpts', '5', *FAST]
+    args = ['--total_steps', '30', '--ckpt_every', '10', '--sample_every', '1000', '--keep_ckpts', '5', '--no-export',
+            *FAST]
     whole, cut = tmp_path/'whole', tmp_path/'cut'
-    torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(whole), *args)
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=1', '-m', 'lct_nb.train', '--run_dir', str(cut), *args]
     proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while not (cut/'checkpoints'/'step0000020.pt').exists():
+    while not (cut/'checkpoints'/'step0000010.pt').exists():
         assert proc.poll() is None and time.time() < deadline, 'run ended before its first checkpoint'
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    wait_unlocked(cut)                                  # the worker (a session of its own) stops at the end of its step
     killed_at = max(m['step'] for m in metrics(cut))
-    assert killed_at < 60
-    torchrun(1, '-m', 'lct_nb.train', '--run_dir', str(cut), '--resume', *args)
+    assert killed_at < 30
+    code, _, err = train_here('--run_dir', cut, '--resume', *args)    # the resume and the whole run: in this process
+    assert code == 0, err[-3000:]
+    code, _, err = train_here('--run_dir', whole, *args)
+    assert code == 0, err[-3000:]
     a, b = metrics(whole), metrics(cut)
-    assert [m['step'] for m in b] == list(range(1, 61))   # truncated at the checkpoint, then continued
-    for x, y in zip(a, b):
+    assert [m['step'] for m in b] == list(range(1, 31))   # truncated at the checkpoint, then continued
+    for x, y in zip(a, b, strict=True):
         assert (x['step'], x['loss'], x['ct'], x['diff'], x['grad_norm']) == (y['step'], y['loss'], y['ct'], y['diff'], y['grad_norm'])
 
 
-def test_two_ranks_leave_metrics_samples_and_checkpoints(tmp_path):
-    run = tmp_path/'r'
-    torchrun(2, '-m', 'lct_nb.train', '--run_dir', str(run), '--total_steps', '30', '--ckpt_every', '15', '--sample_every', '30', *FAST)
-    assert [m['step'] for m in metrics(run)][-1] == 30
-    assert sorted(p.name for p in (run/'checkpoints').glob('*.pt')) == ['step0000015.pt', 'step0000030.pt']
-    assert {p.name for p in (run/'samples').iterdir()} == {'step0000030_1step.png', 'step0000030_2step.png'}
+def test_two_ranks_leave_metrics_samples_and_checkpoints(two_rank_run):
+    "Two gloo ranks (the session's run, conftest.py): each step logged, checkpoints at 10, 20, grids, each rank's RNG."
+    run = two_rank_run
+    assert [m['step'] for m in metrics(run)] == list(range(1, 21))
+    assert sorted(p.name for p in (run/'checkpoints').glob('*.pt')) == ['step0000010.pt', 'step0000020.pt']
+    assert {p.name for p in (run/'samples').iterdir()} == {'step0000020_1step.png', 'step0000020_2step.png'}
     import torch
-    st = torch.load(run/'checkpoints'/'step0000030.pt', weights_only=False)
+    st = torch.load(run/'checkpoints'/'step0000020.pt', weights_only=False)
     assert len(st['rng']) == 2 and not torch.equal(st['rng'][0]['gen'], st['rng'][1]['gen'])
 
 
@@ -101,17 +126,18 @@ def test_nonfinite_loss_on_one_rank_stops_both_cleanly(tmp_path):
     "NaN losses on rank 1 only → both ranks skip the same steps, stop together with exit 1; the newest checkpoint is finite"
     run = tmp_path/'r'
     script = ROOT/'tests'/'_nan_on_rank1.py'
-    res = torchrun(2, str(script), '--run_dir', str(run), '--total_steps', '40', '--ckpt_every', '5', '--sample_every', '1000',
-                   '--max_bad_steps', '3', *FAST, check=False, timeout=300)
+    res = torchrun(2, str(script), '--run_dir', str(run), '--total_steps', '40', '--ckpt_every', '4',
+                   '--sample_every', '1000',
+                   '--max_bad_steps', '3', *FAST, check=False, timeout=300, env=dict(NAN_FROM_STEP='4'))
     assert res.returncode != 0
-    assert 'non-finite losses in a row at step 13' in res.stderr, res.stderr[-3000:]
+    assert 'non-finite losses in a row at step 7' in res.stderr, res.stderr[-3000:]
     m = metrics(run)
-    assert max(x['step'] for x in m if x['skipped'] == 0) == 10 and all(x['loss'] is not None for x in m[:10])
-    assert [(x['step'], x['loss'], x['skipped']) for x in m[10:]] == [(11, None, 1), (12, None, 2)]
+    assert max(x['step'] for x in m if x['skipped'] == 0) == 4 and all(x['loss'] is not None for x in m[:4])
+    assert [(x['step'], x['loss'], x['skipped']) for x in m[4:]] == [(5, None, 1), (6, None, 2)]
     import torch
     from lct_nb.checkpoint import load_checkpoint
     st = load_checkpoint(run/'checkpoints')         # nothing is written at the stop: the newest holds the last finite weights
-    assert st['step'] == 10 and st['skipped'] == 0
+    assert st['step'] == 4 and st['skipped'] == 0
     assert all(torch.isfinite(v).all() for v in st['model'].values() if v.is_floating_point())
 
 
@@ -120,10 +146,10 @@ def test_worker_whose_agent_is_killed_stops_without_writing(tmp_path):
     "SIGKILL of the torchrun agent's process group → its worker (in a session of its own) stops at the end of its step, writing nothing"
     run = tmp_path/'r'
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=1', '-m', 'lct_nb.train',
-           '--run_dir', str(run), '--total_steps', '400', '--ckpt_every', '20', '--sample_every', '1000', *FAST]
+           '--run_dir', str(run), '--total_steps', '400', '--ckpt_every', '4', '--sample_every', '1000', *FAST]
     proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while not (run/'checkpoints'/'step0000020.pt').exists():
+    while not (run/'checkpoints'/'step0000004.pt').exists():
         assert proc.poll() is None and time.time() < deadline, 'run ended before its first checkpoint'
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL); proc.wait()
@@ -138,7 +164,7 @@ def test_calibrated_c_agrees_across_ranks(tmp_path):
     "Two ranks probing different batches measure different TD medians; the broadcast gives both rank 0's c at every step."
     run = tmp_path/'r'
     torchrun(2, str(ROOT/'tests'/'_calibrated_ranks.py'), '--run_dir', str(run), '--preset', '+ot', '--c_schedule', 'calibrated',
-             '--total_steps', '14', '--s1', '640', '--sample_every', '1000', *FAST)
+             '--total_steps', '14', '--s1', '640', '--sample_every', '1000', '--no-export', *FAST)
     c0, c1 = (json.loads((run/f'c_rank{r}.json').read_text()) for r in (0, 1))
     assert len(c0) == 14 and c0 == c1
     per_stage = c0[::2]                                # 14 steps, 7 stages of 2 steps, one c per stage
