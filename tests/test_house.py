@@ -104,3 +104,12 @@ def test_import_floors(tmp_path):
     src = "from .core import x\ndef f():\n    from lct_nb.nets import y\n    from .cache import z\n"
     fn = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.FunctionDef))
     assert census._package_imports(fn) == 1   # nets is in census.LAZY (it loads diffusers); cache is not
+
+
+def test_main_text_within_its_length():
+    "The book's main text (Parts I, II, IV) stays within tools/words.py's word count and engineering share."
+    words = _tool('words')
+    rows = [words.count(p) for p in sorted((words.ROOT/'nbs').glob('[0-9]*.ipynb')) if words.is_main(p)]
+    n, eng = sum(r[0] for r in rows), sum(r[1] for r in rows)
+    assert n <= words.MAX_WORDS and eng <= words.MAX_SHARE * n, (n, eng)
+    assert words.words('one $x^2$ two\n```\ncode here\n```\nthree') == 3
