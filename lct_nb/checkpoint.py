@@ -60,10 +60,13 @@ def load_checkpoint(path, map_location='cpu',
     "A checkpoint (a folder: its latest), weights only, checksum checked first; `CorruptCheckpoint` names a bad file."
     path = _resolve(path)
     s = _sum_path(path)
-    want = s.read_bytes().decode('ascii', 'replace').strip() if s.exists() else None
-    if want is not None and not re.fullmatch('[0-9a-f]{64}', want):
+    if not s.exists():
+        raise CorruptCheckpoint(f'{path}: no checksum file {s.name} beside it, so it cannot be checked '
+                                f'(to vouch for the file, write its SHA-256 there: sha256sum)')
+    want = s.read_bytes().decode('ascii', 'replace').strip()
+    if not re.fullmatch('[0-9a-f]{64}', want):
         raise CorruptCheckpoint(f'{path}: its checksum file {s.name} is damaged (not a SHA-256); it cannot be checked')
-    if want is not None and want != file_digest(path):
+    if want != file_digest(path):
         raise CorruptCheckpoint(f'{path}: its bytes do not match the checksum in {s.name} (corrupt or altered)')
     try: st = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:

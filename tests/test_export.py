@@ -4,7 +4,7 @@ import json, os, shutil, subprocess, sys
 import numpy as np, pytest, torch
 from PIL import Image
 from lct_nb.checkpoint import load_checkpoint
-from lct_nb.core import UserError
+from lct_nb.core import UserError, file_digest
 from lct_nb.export import export_run
 from lct_nb.images import save_image_grid
 from lct_nb.cache import latent_cache_path
@@ -145,7 +145,9 @@ def _relocated_run(run, tmp_path, **config):
     st.pop('latents')
     st['config'].update(config)
     (tmp_path / 'run2' / 'checkpoints').mkdir(parents=True)
-    torch.save(st, tmp_path / 'run2' / 'checkpoints' / f'step{STEPS:07d}.pt')
+    path = tmp_path / 'run2' / 'checkpoints' / f'step{STEPS:07d}.pt'
+    torch.save(st, path)
+    path.with_name(path.name + '.sha256').write_text(file_digest(path))   # vouched for, as a checkpoint must be
     return tmp_path / 'run2'
 
 

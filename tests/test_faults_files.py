@@ -19,7 +19,7 @@ The audit, file by file (what happens now; the test that shows it):
 | evaluate --ckpt, --latents, --out | truncated, flipped, read-only, full disk | one line each | test_faults_data.py, test_faults_cleanup.py |
 | checkpoint | file-size limit (`ulimit -f`) | "lct_nb.train: stopped: no space left … step….pt", exit 1, no partial file | test_file_size_limit_is_no_space |
 | checkpoint's .sha256 | bytes that are not text | export: exit 2, one line naming it; train --resume: set aside as corrupt | test_damaged_checkpoint_checksum_file |
-| checkpoint without its .sha256 | flipped bytes in a weight | loads (unchecked); NaN/Inf weights refused by `model_of` (chapter 15; not changed here) | none |
+| checkpoint without its .sha256 | the checksum file deleted | export: exit 2, one line naming the missing .sha256; train --resume: set aside as corrupt | test_checkpoint_without_checksum_file |
 | export OUT_DIR | file-size limit; full disk | exit 1, one line "OUT_DIR …: no space left on the device" | test_file_size_limit_is_no_space; test_full_disk_during_export |
 | export at the end of train | full disk | "lct_nb.train: stopped: no space left … model", exit 1, checkpoint intact | test_full_disk_at_the_final_export |
 | checkpoint's recorded latent stats | NaN std | export exits 2, one line naming the checkpoint | test_export_of_a_checkpoint_with_unusable_statistics |
@@ -341,4 +341,14 @@ def test_damaged_checkpoint_checksum_file(run, tmp_path, capsys):
     (r/'checkpoints'/'step0000002.pt.sha256').write_bytes(b'\xff\xfe\x00 not a checksum')
     with pytest.raises(SystemExit) as e: export(str(r), str(tmp_path/'model'))
     refused('export', e.value.code, capsys.readouterr().err, 'step0000002.pt.sha256 is damaged')
+    assert not (tmp_path/'model').exists()
+
+
+def test_checkpoint_without_checksum_file(run, tmp_path, capsys):
+    "a checkpoint whose .sha256 was deleted → python -m lct_nb.export exits 2, one line naming the missing .sha256, nothing written"
+    from lct_nb.export import main as export
+    r = Path(shutil.copytree(run, tmp_path/'run'))
+    (r/'checkpoints'/'step0000002.pt.sha256').unlink()
+    with pytest.raises(SystemExit) as e: export(str(r), str(tmp_path/'model'))
+    refused('export', e.value.code, capsys.readouterr().err, 'no checksum file step0000002.pt.sha256')
     assert not (tmp_path/'model').exists()

@@ -3,6 +3,7 @@ and corrupt bytes, a full tmpfs, divergence. Each test's docstring is "<fault> â
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
+from lct_nb.core import file_digest
 
 from test_train import ROOT, FAST, _env, torchrun, metrics, train_in_process
 from conftest import SHARED, TWO_RANKS
@@ -265,6 +266,7 @@ def test_a_checkpoint_that_would_run_code_is_never_unpickled(run_copy, tmp_path)
         def __reduce__(self): return (open, (str(marker), 'w'))
     st = ckpt(run); st['step'] = 4; st['evil'] = Payload()
     torch.save(st, run/'checkpoints'/'step0000004.pt')
+    (run/'checkpoints'/'step0000004.pt.sha256').write_text(file_digest(run/'checkpoints'/'step0000004.pt'))
     code, err = train_here(run, *SHARED, '--resume')
     assert code == 0, err[-3000:]
     assert not marker.exists() and 'Weights only load failed' in err
