@@ -9,7 +9,8 @@ to check that nothing in a chapter depends on an activated environment (a bare `
 the interpreter running this script (jupyter_client starts the native kernel with `sys.executable`); IN_TEST=1 shrinks the
 default paths as under nbdev_test.
 
-Committed outputs. `--stamp` executes a chapter on its full default path (IN_TEST unset), saves its outputs, and records in
+Committed outputs. `--stamp` executes a chapter on its full default path (IN_TEST unset), saves its outputs (then runs
+nbdev_clean on it), and records in
 the notebook's metadata (`lct_nb_outputs`) a digest for every code cell that has outputs: the SHA-1 of the sources of
 all code cells of the chapter up to and including that cell. It also records (`lct_nb_inputs`) the SHA-1 of every file
 the chapter's outputs depend on outside the chapter: the `lct_nb` modules its cells import by name, every `lct_nb`
@@ -19,7 +20,7 @@ cell, or any code cell above it, changed since it was stamped, on an output that
 recorded inputs changed or vanished, and on a chapter of Parts I, II or IV (numbered below 10, or 20 and up) that has no
 outputs at all.
 """
-import argparse, hashlib, json, os, re, sys, time
+import argparse, hashlib, json, os, re, subprocess, sys, time
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
@@ -86,6 +87,7 @@ def stamp(path: Path, timeout: int = 1800):
     nb.metadata[KEY] = digests(nb)
     nb.metadata[INPUTS] = inputs(nb, opened, loaded)
     nbformat.write(nb, path)
+    if path.resolve().is_relative_to(ROOT/'nbs'): subprocess.run(['nbdev_clean', '--fname', str(path)], check=True, cwd=ROOT)
 
 def stale(path: Path) -> list:
     "The ids of the code cells of `path` whose committed outputs were not stamped from the code the chapter holds now."
