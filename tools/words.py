@@ -12,6 +12,8 @@ import json, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT/'tools'))
+from run_chapters import needs_outputs as is_main   # a chapter of Parts I, II or IV
 MAX_WORDS, MAX_SHARE = 19_000, 0.12
 ENGINEERING = re.compile(r'\b(cost|costs|time|timing|dtype|layout|ranks?|process(es)?|threads?|GPUs?|CPUs?|command'
                          r'|cache|launch\w*|saved|benchmarks?|speed|memory)\b', re.I)
@@ -22,10 +24,6 @@ def words(md: str) -> int:
     "Words of markdown `md`, its fenced code and its math left out."
     return len(_MATH.sub(' ', _FENCE.sub(' ', md)).split())
 
-def is_main(path: Path) -> bool:
-    "A chapter of Parts I, II or IV."
-    m = re.match(r'(\d+)', path.name)
-    return bool(m) and (int(m.group(1)) < 10 or int(m.group(1)) >= 20)
 
 def count(path: Path) -> tuple:
     "(words, engineering words) of the markdown cells of the chapter at `path`."
