@@ -201,6 +201,13 @@ def _check_averages(cfg: TrainConfig):
         raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
     if not cfg.ema_rates: raise ValueError("--ema_rates: expected at least one rate (the first makes the samples)")
 
+def _cache_size(meta: Path) -> int:
+    "The number of latents a cache's meta.json records; a damaged one is a one-line error naming it."
+    try: d = json.loads(meta.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{meta}: not valid JSON ({e})") from None
+    if not isinstance(d, dict): raise ValueError(f"{meta}: not a JSON object")
+    return d.get('n', 0)
+
 def _check_run_dir_and_data(cfg: TrainConfig):
     "A run dir that is not another run's, and a latent cache that exists and holds a batch."
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
@@ -212,7 +219,7 @@ def _check_run_dir_and_data(cfg: TrainConfig):
                          f"(make one with `python -m lct_nb.latents IMAGE_DIR {cfg.data}`)")
     if cfg.data != 'digits' and not (Path(cfg.data)/'meta.json').is_file():
         raise ValueError(f"--data {cfg.data}: not a latent cache (no meta.json)")
-    n = json.loads((Path(cfg.data)/'meta.json').read_text()).get('n', 0) if cfg.data != 'digits' else 1797
+    n = _cache_size(Path(cfg.data)/'meta.json') if cfg.data != 'digits' else 1797   # the bundled digits
     if cfg.batch_size > n:
         raise ValueError(f"--batch_size {cfg.batch_size} is larger than the {n} latents of --data {cfg.data}")
 

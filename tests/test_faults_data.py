@@ -269,3 +269,14 @@ def test_evaluate_cli_bad_value(case, run, tmp_path):
     out = tmp_path / 'sub' / 'e.json'
     refused('evaluate', *_cli('evaluate', *args(run, tmp_path), '--out', out), *words)
     assert not out.parent.exists() and _evals(run) == [] and _evals(tmp_path) == []
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize('meta', ['{not json', '[1]', '\udcff'])
+def test_damaged_meta_json_named_by_train(tmp_path, meta):
+    "a latent cache whose meta.json is <id> → python -m lct_nb.train exits 2, one line naming the file, nothing written"
+    cache = Path(shutil.copytree(bundled_latents(), tmp_path/'cache'))
+    (cache/'meta.json').write_bytes(meta.encode('utf-8', 'surrogateescape'))
+    code, err = _cli('train', '--data', cache, '--run_dir', tmp_path/'run')
+    refused('train', code, err, str(cache/'meta.json'))
+    assert not (tmp_path/'run').exists()
