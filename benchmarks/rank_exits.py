@@ -8,7 +8,7 @@ The kinds (interleaved, so each sees the same machine):
   end        a run that reaches its last step (--no-export)              every worker exits 0, torchrun 0
   lock       a second launch on a run dir whose lock this script holds   every worker exits 2, one `error:` line
   signal     SIGTERM to both workers once step 2 is logged               every worker exits 143 (128 + SIGTERM)
-  nonfinite  rank 1's loss turns NaN from step 10 (tests/_nan_on_rank1)  every worker exits 1, one `stopped:` line
+  nonfinite  rank 1's loss turns NaN from step 10 (1 with --tiny)       every worker exits 1, one `stopped:` line
   script     a user's script calling `lct_nb.train.train`, then returning   every worker exits 0
              (tests/_train_script.py)
 
@@ -39,11 +39,12 @@ def _args(kind: str, run: Path, tiny: bool) -> list:
     prog = [str(ROOT/'tests'/scripts[kind])] if kind in scripts else ['-m', 'lct_nb.train']
     return [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', *prog, *fast, *steps]
 
-def _env() -> dict:
-    "Two workers of one thread each; Python prints every thread's stack if a worker aborts."
+def _env(kind: str = '', tiny: bool = False) -> dict:
+    "Two workers of one thread each; Python prints every thread's stack if a worker aborts; --tiny: NaN from step 1."
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1', 'PYTHONFAULTHANDLER': '1',
            'PYTHONPATH': os.pathsep.join([str(ROOT), *filter(None, [os.environ.get('PYTHONPATH')])])}
     env.pop('IN_TEST', None)
+    if kind == 'nonfinite' and tiny: env['NAN_FROM_STEP'] = '1'   # tests/_nan_on_rank1's default: step 10
     return env
 
 def _workers(agent: int) -> list:
@@ -85,8 +86,9 @@ def one_run(kind: str, work: Path, tiny: bool, timeout: float, cores: bool = Fal
     run, lock = tmp/'run', None
     if kind == 'lock': lock = _hold_lock(run)
     t0 = time.time()
-    p = subprocess.Popen(_args(kind, run, tiny), cwd=tmp, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, start_new_session=True, preexec_fn=_cores if cores else None)
+    p = subprocess.Popen(_args(kind, run, tiny), cwd=tmp, env=_env(kind, tiny), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                         preexec_fn=_cores if cores else None)
     if kind == 'signal': _signal_mid_run(p, run, timeout)
     try: out, _ = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:   # torchrun starts its workers in sessions of their own: stop them first

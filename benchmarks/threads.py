@@ -2,7 +2,7 @@
 
     python benchmarks/threads.py                                   # every policy, quiet / 1 busy / 2 busy, 3 repeats
     python benchmarks/threads.py --steps 60 --max_s 90 --repeats 5 --policies cores passive one --conditions quiet busy2
-    python benchmarks/threads.py --tiny                            # a smoke test: batch 16, 2 steps, 2 policies
+    python benchmarks/threads.py --tiny                            # a smoke test: batch 4, 1 step, 2 policies
 
 Each cell is a fresh process (OpenMP reads its settings when torch is imported) that builds the default run's
 `Trainer` and times `--steps` of its steps after `--warmup` (fewer if they take over `--max_s` seconds), exactly as
@@ -163,11 +163,11 @@ def main():
     p.add_argument('--late_s', type=float, default=2., help="lateK: seconds from a cell's launch to its busy loops")
     p.add_argument('--batch_size', type=int, default=64, help="the trainer's --batch_size (default: the default run's)")
     p.add_argument('--out', default=None, help='also write every cell as JSON here')
-    p.add_argument('--tiny', action='store_true', help='smoke test: batch 16, 2 steps, 2 policies, quiet, busy1 and late1')
+    p.add_argument('--tiny', action='store_true', help='smoke test: batch 4, 1 step, 2 policies, quiet, busy1 and late1')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a)
-    if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats = 16, 2, 1, 1
+    if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats = 4, 1, 0, 1
     if a.tiny: a.policies, a.conditions = ['cores', 'default'], ['quiet', 'busy1', 'late1']
     bad = [c for c in a.conditions if not (c == 'quiet' or (c.startswith(('busy', 'late')) and c[4:].isdigit()))]
     if bad: p.error(f'--conditions: {bad[0]!r} is none of quiet, busyK, lateK')

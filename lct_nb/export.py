@@ -6,15 +6,17 @@
 from __future__ import annotations
 import errno, os, pickle, shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 from .core import UserError, exit_error, call_cli, write_json, writable_dir, no_space
 from .checkpoint import checkpoints, load_checkpoint, model_of
 from .vae import BUNDLED_VAE, load_vae
 from .cache import latent_cache_path
 from .latents import load_latent_cache, stats_to_dict, stats_from_dict
-from .nets import UNet
 from .objective import get_preset
 from .sampling import two_step_sigmas
-from .pipeline import LCTPipeline, LCTScheduler
+if TYPE_CHECKING:   # annotations only: nets and pipeline load diffusers (seconds), unused by `--help`
+    from lct_nb.nets import UNet
+    from lct_nb.pipeline import LCTPipeline, LCTScheduler
 
 # %% auto #0
 __all__ = ['EXPORT_NEEDS', 'find_checkpoint', 'read_checkpoint', 'latest_state', 'ema_network', 'run_stats', 'recorded_stats',
@@ -86,6 +88,7 @@ def make_scheduler(st:dict, # a checkpoint's state
                    stats,    # the `LatentStats` of its latents
                   ) -> LCTScheduler:
     "A checkpoint's `LCTScheduler`: its model's σ_min and σ_data, its recipe's σ_max, the paper's 2-step σ, `stats`."
+    from lct_nb.pipeline import LCTScheduler
     mc, sigma_max = st['model_config'], get_preset(st['config'].get('preset', 'full')).sigma_max
     two = two_step_sigmas(sigma_min=mc['sigma_min'], sigma_max=sigma_max)[1]
     return LCTScheduler(sigma_min=mc['sigma_min'], sigma_max=sigma_max, sigma_data=mc['sigma_data'], two_step_sigma=two,
@@ -134,6 +137,7 @@ def export_run(run_dir, # a run folder of `lct_nb.train`
     try: stats, vae_name = recorded_stats(st)
     except UserError as e: raise UserError(f"{path}: {e}") from None
     vae, vae_id = vae_component(vae_name)
+    from lct_nb.pipeline import LCTPipeline   # here: after the checks of the flags and the checkpoint
     pipe = LCTPipeline(unet=net, scheduler=make_scheduler(st, stats), vae=vae, vae_id=vae_id)
     rates = st['config'].get('ema_rates', [])
     info = dict(run_dir=str(Path(run_dir).resolve()), checkpoint=path.name, step=st['step'], ema=ema,

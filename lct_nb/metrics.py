@@ -14,7 +14,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from sklearn.datasets import load_digits
 from .core import assets_dir, atomic_write, file_digest
 from .data import digits_images
 from .cache import lct_cache_dir
@@ -135,6 +134,7 @@ def extract_features(extractor: FeatureExtractor, # any feature extractor
 # %% ../nbs/08a_metrics.ipynb #62dc3151
 def digits_labels() -> torch.Tensor:
     "Class labels (1797,) of sklearn's digits, aligned with `lct_nb.data.digits_images`."
+    from sklearn.datasets import load_digits   # imported here: scikit-learn (and pandas) take a second to import
     return torch.from_numpy(load_digits().target).long()
 
 # %% ../nbs/08a_metrics.ipynb #00cda4a7
