@@ -87,7 +87,8 @@ def stamp(path: Path, timeout: int = 1800):
     nb.metadata[KEY] = digests(nb)
     nb.metadata[INPUTS] = inputs(nb, opened, loaded)
     nbformat.write(nb, path)
-    if path.resolve().is_relative_to(ROOT/'nbs'): subprocess.run(['nbdev_clean', '--fname', str(path)], check=True, cwd=ROOT)
+    if (ROOT/'settings.ini').is_file() and path.resolve().is_relative_to(ROOT/'nbs'):   # the project's own chapters
+        subprocess.run(['nbdev_clean', '--fname', str(path)], check=True, cwd=ROOT)
 
 def stale(path: Path) -> list:
     "The ids of the code cells of `path` whose committed outputs were not stamped from the code the chapter holds now."
