@@ -15,6 +15,7 @@ from .core import one_line_errors, default_device, dist_env
 from .curriculum import nfe_at
 from .objective import LCTConfig, get_preset, check_config
 from .checkpoint import latest_checkpoint
+from .latents import read_meta, latent_cache_path
 
 # %% ../nbs/16a_config.ipynb #37025f0e
 @dataclass
@@ -201,13 +202,6 @@ def _check_averages(cfg: TrainConfig):
         raise ValueError(f"--ema_rates {cfg.ema_rates}: each rate must be in [0, 1)")
     if not cfg.ema_rates: raise ValueError("--ema_rates: expected at least one rate (the first makes the samples)")
 
-def _cache_size(meta: Path) -> int:
-    "The number of latents a cache's meta.json records; a damaged one is a one-line error naming it."
-    try: d = json.loads(meta.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{meta}: not valid JSON ({e})") from None
-    if not isinstance(d, dict): raise ValueError(f"{meta}: not a JSON object")
-    return d.get('n', 0)
-
 def _check_run_dir_and_data(cfg: TrainConfig):
     "A run dir that is not another run's, and a latent cache that exists and holds a batch."
     ckpt = latest_checkpoint(Path(cfg.run_dir)/'checkpoints')
@@ -219,7 +213,7 @@ def _check_run_dir_and_data(cfg: TrainConfig):
                          f"(make one with `python -m lct_nb.latents IMAGE_DIR {cfg.data}`)")
     if cfg.data != 'digits' and not (Path(cfg.data)/'meta.json').is_file():
         raise ValueError(f"--data {cfg.data}: not a latent cache (no meta.json)")
-    n = _cache_size(Path(cfg.data)/'meta.json') if cfg.data != 'digits' else 1797   # the bundled digits
+    n = read_meta(latent_cache_path(cfg.data)).get('n', 0)
     if cfg.batch_size > n:
         raise ValueError(f"--batch_size {cfg.batch_size} is larger than the {n} latents of --data {cfg.data}")
 

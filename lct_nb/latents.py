@@ -16,7 +16,7 @@ from .cache import read_array, require, error_line
 from .cache import bundled_latents, latent_cache_path, main   # the bundled data, a run's data, the command
 
 # %% auto #0
-__all__ = ['LatentStats', 'tail_transform', 'tail_inverse', 'normalize', 'denormalize', 'decode', 'LatentCache',
+__all__ = ['LatentStats', 'tail_transform', 'tail_inverse', 'normalize', 'denormalize', 'decode', 'read_meta', 'LatentCache',
            'load_latent_cache', 'stats_to_dict', 'stats_from_dict']
 
 # %% ../nbs/00_latents.ipynb #9e712712
@@ -100,13 +100,14 @@ def decode(vae:AutoencoderKL, # the VAE the latents came from
     return torch.cat(out)
 
 # %% ../nbs/00_latents.ipynb #d205c889
-def _read_meta(path) -> dict:
+def read_meta(path) -> dict:
     "The meta.json of the finished latent cache `path`; a missing, unreadable or unfinished one raises one line."
     f = Path(path).expanduser() / 'meta.json'
     if not f.is_file(): raise FileNotFoundError(f"{path} is not a latent cache (no meta.json)")
     try: meta = json.loads(f.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{f}: not valid JSON ({error_line(e)})") from None
+    if not isinstance(meta, dict): raise UserError(f"{f}: not a JSON object")
     require(meta.get('complete'),
             f"{path} is an unfinished latent cache (interrupted encode?); re-run the same encode to resume it")
     return meta
@@ -115,7 +116,7 @@ class LatentCache:
     "A finished latent cache directory; `cache[i]` gives normalised float32 latents (std `sigma_data`)."
     def __init__(self, path, norm:str='channel', sigma_data:float=0.5, shape=None, verify:bool=True, tail:float=0.):
         if norm not in ('element', 'channel'): raise ValueError(f"norm must be 'element' or 'channel', got {norm!r}")
-        self.path, self.meta = Path(path).expanduser(), _read_meta(path)
+        self.path, self.meta = Path(path).expanduser(), read_meta(path)
         self.latents = read_array(self.path / 'latents.npy', mmap=True)
         want = (self.meta['n'], *self.meta['shape'])
         require(self.latents.shape == want,
