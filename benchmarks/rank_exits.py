@@ -11,6 +11,7 @@ The kinds (interleaved, so each sees the same machine):
   nonfinite  rank 1's loss turns NaN from step 10 (1 with --tiny)       every worker exits 1, one `stopped:` line
   script     a user's script calling `lct_nb.train.train`, then returning   every worker exits 0
              (tests/_train_script.py)
+  evaluate   `-m lct_nb.evaluate` on a checkpoint trained once beforehand   every worker exits 0, torchrun 0
 
 A run *aborts* when a worker dies of SIGABRT or its output says "terminate called" (std::terminate: a C++ thread that
 met the interpreter's shutdown, or was destroyed while joinable). *killed* counts workers that died of SIGTERM/SIGKILL:
@@ -23,13 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ('end', 'lock', 'signal', 'nonfinite', 'script')
-WORKER_EXIT = dict(end=0, lock=2, signal=128 + signal.SIGTERM, nonfinite=1, script=0)   # every worker's exit status
+KINDS = ('end', 'lock', 'signal', 'nonfinite', 'script', 'evaluate')
+WORKER_EXIT = dict(end=0, lock=2, signal=128 + signal.SIGTERM, nonfinite=1, script=0, evaluate=0)   # every worker's exit status
 LINE = dict(lock='lct_nb.train: error: --run_dir', signal='lct_nb.train: stopped: SIGTERM',
             nonfinite='lct_nb.train: stopped: 3 non-finite losses')   # how each early stop explains itself
 
 def _args(kind: str, run: Path, tiny: bool) -> list:
     "The torchrun command line of a run of `kind` in `run`."
+    if kind == 'evaluate': return [*TORCHRUN, '-m', 'lct_nb.evaluate', '--ckpt', str(run.parent.parent/'trained'),
+                                   '--num_samples', '32' if tiny else '128', '--batch_size', '16', '--out',
+                                   str(run.parent/'eval.json')]
     fast = ['--batch_size', '8' if tiny else '32', '--n_samples', '4', '--log_every', '1', '--sample_every', '100000',
             '--no-export', '--run_dir', str(run)]
     steps = dict(end=['--total_steps', '3' if tiny else '20'], lock=['--total_steps', '20'],
@@ -37,7 +41,15 @@ def _args(kind: str, run: Path, tiny: bool) -> list:
                  script=['--total_steps', '3' if tiny else '20'])[kind]
     scripts = dict(nonfinite='_nan_on_rank1.py', script='_train_script.py')
     prog = [str(ROOT/'tests'/scripts[kind])] if kind in scripts else ['-m', 'lct_nb.train']
-    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', *prog, *fast, *steps]
+    return [*TORCHRUN, *prog, *fast, *steps]
+
+TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2']
+
+def train_once(work: Path):
+    "The checkpoint every `evaluate` run scores: 3 steps in one process, in `work`/trained."
+    cmd = [sys.executable, '-m', 'lct_nb.train', '--total_steps', '3', '--batch_size', '8', '--n_samples', '4',
+           '--sample_every', '100000', '--no-export', '--run_dir', str(work/'trained')]
+    subprocess.run(cmd, env=_env(), check=True, capture_output=True)
 
 def _env(kind: str = '', tiny: bool = False) -> dict:
     "Two workers of one thread each; Python prints every thread's stack if a worker aborts; --tiny: NaN from step 1."
@@ -144,6 +156,7 @@ def main(argv=None):
     if not kinds or set(kinds) - set(KINDS): p.error(f'--kinds {a.kinds}: expected some of {",".join(KINDS)}')
     work, load, rows = Path(tempfile.mkdtemp(prefix='rank_exits_')), _load(a.load), []
     try:
+        if 'evaluate' in kinds: train_once(work)
         with ThreadPoolExecutor(a.jobs) as ex:
             futs = [ex.submit(one_run, k, work, a.tiny, a.timeout, a.cores) for _ in range(a.runs) for k in kinds]
             for f in futs: rows.append(_report(f.result(), Path(a.keep)))

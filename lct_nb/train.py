@@ -15,7 +15,7 @@ __all__ = ['model_from_checkpoint', 'train', 'main', 'CONFIGS', 'EVENTS', 'COMPI
 import os, signal, sys, threading, traceback
 import lct_nb.core   # before torch: a command's OpenMP wait is chosen there (lct_nb.threads), read when torch loads
 import torch.distributed as dist
-from .core import dist_env, exit_error, UserError
+from .core import dist_env, exit_error, UserError, leave_group, exit_rank
 from .checkpoint import load_checkpoint, model_of, CorruptCheckpoint
 
 # %% ../nbs/16g_train.ipynb #4a95de6f
@@ -65,10 +65,7 @@ def _leave(agreed: bool): # every rank ends alike: the last step, or a stop they
     "Every rank's way out of a run: ignore SIGTERM, meet the other ranks (when they stop alike), end the process group."
     if not dist.is_initialized(): return
     _on_sigterm(signal.SIG_IGN)   # torchrun stops the other ranks once one exits with an error: this one is leaving
-    if agreed:
-        try: dist.barrier()       # no rank tears down while another is still inside a collective
-        except RuntimeError: pass # a rank is gone already: nobody is left to wait for
-    dist.destroy_process_group()
+    leave_group(agreed)
 
 def _on_sigterm(handler):
     "Set SIGTERM's handler (only the main thread can; None, a handler not set from Python, is left alone)."
@@ -80,16 +77,16 @@ def train(cfg: TrainConfig, cbs=None) -> Trainer:
     return _run(check_train_config(cfg, dist_env()[1]), cbs)
 
 def main(argv=None, cbs=None):
-    "`python -m lct_nb.train` / `torchrun -m lct_nb.train`: parse flags, check, train (ranks of a job: `_exit_now`)."
+    "`python -m lct_nb.train` / `torchrun -m lct_nb.train`: parse flags, check, train (ranks of a job: `exit_rank`)."
     try: cfg = check_train_config(parse_config(argv), dist_env()[1])
     except ValueError as e: exit_error('train', e)
     if dist_env()[1] == 1: return _train_main(cfg, cbs)
     try: _train_main(cfg, cbs)
-    except SystemExit as e: _exit_now(e.code)
+    except SystemExit as e: exit_rank(e.code)
     except Exception:
         traceback.print_exc()
-        _exit_now(1)
-    _exit_now(0)
+        exit_rank(1)
+    exit_rank(0)
 
 def _train_main(cfg: TrainConfig, cbs=None):
     "Train `cfg`; if the run stops early, say why on one line and exit with its status."
@@ -104,12 +101,6 @@ def _refused(e: RunDirInUse):
     "Every rank of the run refuses alike: rank 0 says why in one line, all exit with status 2."
     if dist_env()[0] == 0: exit_error('train', e)
     sys.exit(2)
-
-def _exit_now(code):
-    "End this rank with `code` without shutting the interpreter down: torch's gloo threads outlive the process group."
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else 1)
 
 def _stopped(e: Exception, code: int, quiet: bool = False):
     "Say on one line why the run stopped (unless `quiet`); exit with `code` (128 + the signal after one, as shells do)."
