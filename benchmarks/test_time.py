@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # the README's test command (nbs/index.ipynb), one phase per piece of its `&&`
-README = ['nbdev_test --n_workers 2', 'pytest -q -n 2 --dist worksteal tests']
+README = ['pytest -q -n 2 --dist worksteal tests']
 
 
 def cpu_model() -> str:

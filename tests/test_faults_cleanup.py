@@ -187,7 +187,7 @@ def test_pipeline_bad_batch_size(saved_pipe, bs):
 
 
 def test_pipeline_list_of_generators_and_bf16(saved_pipe):
-    "generator=[g0, g1] (one per image) → image i equals a batch of one with g_i, at 1 and 2 steps; torch_dtype=bfloat16 → finite images"
+    "generator=[g0, g1] (one per image) → image i equals a batch of one with g_i, at 1 and 2 steps; dtype=bfloat16 → finite images"
     from lct_nb.pipeline import LCTPipeline
     pipe, g = LCTPipeline.from_pretrained(saved_pipe), lambda s: torch.Generator().manual_seed(s)
     for n in (1, 2):
@@ -195,7 +195,7 @@ def test_pipeline_list_of_generators_and_bf16(saved_pipe):
         one = [pipe(batch_size=1, num_inference_steps=n, generator=g(s), output_type='latent').images for s in (0, 1)]
         torch.testing.assert_close(both, torch.cat(one), rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match='one per image'): pipe(batch_size=3, generator=[g(0), g(1)])
-    half = LCTPipeline.from_pretrained(saved_pipe, torch_dtype=torch.bfloat16)
+    half = LCTPipeline.from_pretrained(saved_pipe, dtype=torch.bfloat16)
     im = half(batch_size=2, num_inference_steps=2, generator=g(0), output_type='pt').images
     assert im.shape == (2, 1, 32, 32) and bool(torch.isfinite(im).all())
 
