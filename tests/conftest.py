@@ -16,6 +16,11 @@ SHARED = ['--total_steps', '4', '--batch_size', '16', '--n_samples', '4', '--ckp
 torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(items):
+    "The tests marked full first (each most of a minute): under -n 2 they start early instead of ending the session."
+    items.sort(key=lambda item: item.get_closest_marker('full') is None)   # a stable sort: the rest keep their order
+
+
 def _shared_root(tmp_path_factory) -> Path:
     "A folder every worker of this session sees: the session's base temp, or its parent under pytest-xdist."
     base = tmp_path_factory.getbasetemp()
