@@ -2,7 +2,7 @@
 
     python benchmarks/threads.py                                   # every policy, quiet / 1 busy / 2 busy, 3 repeats
     python benchmarks/threads.py --steps 60 --max_s 90 --repeats 5 --policies cores passive one --conditions quiet busy2
-    python benchmarks/threads.py --tiny                            # a smoke test: batch 4, 1 step, 2 policies
+    python benchmarks/threads.py --tiny                            # a smoke test: batch 4, 1 step, 2 policies quiet
 
 Each cell is a fresh process (OpenMP reads its settings when torch is imported) that builds the default run's
 `Trainer` and times `--steps` of its steps after `--warmup` (fewer if they take over `--max_s` seconds), exactly as
@@ -119,12 +119,13 @@ def loadavg() -> str: return Path('/proc/loadavg').read_text().split(' ', 3)[0]
 def run_condition(a, cond) -> dict:
     "Every policy `a.repeats` times, interleaved, beside `cond`'s busy loops (started here, stopped on the way out)."
     k = int(cond[4:]) if cond != 'quiet' else 0
+    policies = a.policies if cond == 'quiet' or not a.loaded_policies else a.loaded_policies
     busy = busy_loops(k if cond.startswith('busy') else 0)
     out = dict(condition=cond, busy_pids=[p.pid for p in busy], load_before=loadavg(), cells=[])
     try:
         time.sleep(1.0 if busy else 0)
         for r in range(a.repeats):
-            for pol in a.policies[r % len(a.policies):] + a.policies[:r % len(a.policies)]:
+            for pol in policies[r % len(policies):] + policies[:r % len(policies)]:
                 out['cells'].append(run_cell(a, pol, k if cond.startswith('late') else 0) | dict(repeat=r))
                 print(f"  {cond:6s} r{r} {pol:8s} {out['cells'][-1]['steps_per_s']:6.2f} steps/s", flush=True)
     finally: stop(busy)
@@ -137,9 +138,10 @@ def table(blocks, policies) -> str:
     lines = [f"{'condition':9s} {'policy':8s} {'steps/s':>8s} {'range':>13s} {'best/this':>9s} {'cpu s/step':>10s} "
              f"{'threads':>7s} {'overlap':>7s}"]
     for b in blocks:
-        med = {p: statistics.median(c['steps_per_s'] for c in b['cells'] if c['policy'] == p) for p in policies}
+        ran = [p for p in policies if any(c['policy'] == p for c in b['cells'])]
+        med = {p: statistics.median(c['steps_per_s'] for c in b['cells'] if c['policy'] == p) for p in ran}
         best = max(med.values())
-        for p in policies:
+        for p in ran:
             cs = [c for c in b['cells'] if c['policy'] == p]
             sps = [c['steps_per_s'] for c in cs]
             lines.append(f"{b['condition']:9s} {p:8s} {med[p]:8.2f} {min(sps):6.2f}-{max(sps):<6.2f} "
@@ -159,21 +161,26 @@ def main():
     p.add_argument('--repeats', type=int, default=3, help='cells per policy and condition, interleaved')
     p.add_argument('--policies', nargs='+', default=['cores', 'passive', 'beside1', 'one', 'free'],
                    choices=list(POLICIES))
+    p.add_argument('--loaded_policies', nargs='+', default=None, choices=list(POLICIES),
+                   help='the policies to time beside busy or late loops (default: --policies)')
     p.add_argument('--conditions', nargs='+', default=['quiet', 'busy1', 'busy2'], help='quiet, busyK (K busy loops) or lateK (started late)')
     p.add_argument('--late_s', type=float, default=2., help="lateK: seconds from a cell's launch to its busy loops")
     p.add_argument('--batch_size', type=int, default=64, help="the trainer's --batch_size (default: the default run's)")
     p.add_argument('--out', default=None, help='also write every cell as JSON here')
-    p.add_argument('--tiny', action='store_true', help='smoke test: batch 4, 1 step, 2 policies, quiet, busy1 and late1')
+    p.add_argument('--tiny', action='store_true',
+                   help='smoke test: batch 4, 1 step; cores and default quiet, default beside busy1 and late1')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a)
     if a.tiny: a.batch_size, a.steps, a.warmup, a.repeats = 4, 1, 0, 1
-    if a.tiny: a.policies, a.conditions = ['cores', 'default'], ['quiet', 'busy1', 'late1']
+    if a.tiny: a.policies, a.loaded_policies = ['cores', 'default'], ['default']
+    if a.tiny: a.conditions = ['quiet', 'busy1', 'late1']
     bad = [c for c in a.conditions if not (c == 'quiet' or (c.startswith(('busy', 'late')) and c[4:].isdigit()))]
     if bad: p.error(f'--conditions: {bad[0]!r} is none of quiet, busyK, lateK')
-    print(f'{CPUS} cores; policies:\n' + '\n'.join(f'  {k:8s} {POLICIES[k][0]}' for k in a.policies), flush=True)
+    every = a.policies + [k for k in a.loaded_policies or () if k not in a.policies]
+    print(f'{CPUS} cores; policies:\n' + '\n'.join(f'  {k:8s} {POLICIES[k][0]}' for k in every), flush=True)
     blocks = [run_condition(a, c) for c in a.conditions]
-    print(table(blocks, a.policies))
+    print(table(blocks, every))
     if a.out: Path(a.out).write_text(json.dumps(dict(args=vars(a), blocks=blocks), indent=1))
 
 
