@@ -1,10 +1,12 @@
 """End-to-end checks of `torchrun -m lct_nb.train` that do not fit a notebook: real processes, real files,
 SIGKILL and resume, two gloo ranks, a non-finite loss on one rank."""
-import json, os, re, signal, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT/'benchmarks'))
+import rank_exits
 FAST = ['--batch_size', '32', '--log_every', '1', '--n_samples', '16']
 
 
@@ -23,9 +25,8 @@ def torchrun(nproc, *args, timeout=600, check=True, env=None):
 
 def ranks_exited(rc: int, out: str, code: int, nproc: int = 2):
     "torchrun's exit `rc` and output `out` say every worker exited with `code` (each failed one is listed), none aborted."
-    codes = [int(c) for c in re.findall(r'^\s+exitcode\s+:\s*(-?\d+)', out, re.M)]
-    assert 'terminate called' not in out and rc == int(code != 0) and codes == [code] * (nproc * (code != 0)), \
-        (rc, codes, out[-5000:])
+    v = rank_exits.verdict(dict(kind='', out=out))   # the benchmark's reading of torchrun's report
+    assert not v['abort'] and rc == int(code != 0) and v['codes'] == [code] * (nproc * (code != 0)), (rc, v, out[-5000:])
 
 
 def train_in_process(run, *args, capsys):
