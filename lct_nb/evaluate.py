@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_evaluate.ipynb #37a0be33
 from __future__ import annotations
-import argparse, json, math, os, sys, time, traceback
+import argparse, json, math, os, sys, time
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import world, eval_mode, write_json, init_distributed, exit_error, one_line_errors, UserError
-from .core import leave_group, exit_rank
+from .core import run_as_rank
 from .core import writable_dir, load_function
 from .data import ImageFolder
 from .cache import latent_cache_path, checked_device
@@ -314,7 +314,7 @@ def _out_path(a, sigmas, extractor, step=None) -> str:
     return a.out or str((ck if ck.is_dir() else ck.parent)/f"eval_{ck.stem}{tag}_{extractor.name}.json")
 
 def main(argv=None):
-    "Command-line entry: evaluate a checkpoint across all ranks; a rank of several then ends with `exit_rank`."
+    "Command-line entry: evaluate a checkpoint across all ranks; a rank of several then ends by `run_as_rank`."
     a = _parser().parse_args(argv)
     try:
         _check_flags(a)
@@ -322,14 +322,7 @@ def main(argv=None):
     except UserError as e: exit_error('evaluate', e)
     rank, size, device = init_distributed(a.device)
     if size == 1: return _evaluate_main(a, sigmas, device)
-    code = 0
-    try: _evaluate_main(a, sigmas, device)
-    except SystemExit as e: code = 0 if e.code is None else e.code
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    leave_group(agreed=code == 0)   # every rank that got here without an error meets the others first
-    exit_rank(code)
+    run_as_rank(_evaluate_main, a, sigmas, device)
 
 def _evaluate_main(a, sigmas, device) -> dict:
     "Load, evaluate, write the JSON and print it (rank 0); a user's error or a full disk ends in one line."

@@ -12,10 +12,10 @@ __all__ = ['model_from_checkpoint', 'train', 'main', 'CONFIGS', 'EVENTS', 'COMPI
            'RunGuard', 'Forwards', 'BesideForwards', 'CompiledForwards']
 
 # %% ../nbs/16g_train.ipynb #67ad171f
-import os, signal, sys, threading, traceback
+import os, signal, sys, threading
 import lct_nb.core   # before torch: a command's OpenMP wait is chosen there (lct_nb.threads), read when torch loads
 import torch.distributed as dist
-from .core import dist_env, exit_error, UserError, leave_group, exit_rank
+from .core import dist_env, exit_error, UserError, leave_group, run_as_rank
 from .checkpoint import load_checkpoint, model_of, CorruptCheckpoint
 
 # %% ../nbs/16g_train.ipynb #4a95de6f
@@ -45,8 +45,6 @@ def model_from_checkpoint(path, # a checkpoint file, or a run folder / checkpoin
     return model_of(st, ema), st['config']
 
 # %% ../nbs/16g_train.ipynb #f9c30311
-import traceback
-
 _AGREED = (UserError, Interrupted, NonFiniteLoss)   # stops every rank makes at the same point, after a collective
 
 def _run(cfg: TrainConfig, cbs=None,
@@ -77,16 +75,11 @@ def train(cfg: TrainConfig, cbs=None) -> Trainer:
     return _run(check_train_config(cfg, dist_env()[1]), cbs)
 
 def main(argv=None, cbs=None):
-    "`python -m lct_nb.train` / `torchrun -m lct_nb.train`: parse flags, check, train (ranks of a job: `exit_rank`)."
+    "`python -m lct_nb.train` / `torchrun -m lct_nb.train`: parse flags, check, train (ranks of a job: `run_as_rank`)."
     try: cfg = check_train_config(parse_config(argv), dist_env()[1])
     except ValueError as e: exit_error('train', e)
     if dist_env()[1] == 1: return _train_main(cfg, cbs)
-    try: _train_main(cfg, cbs)
-    except SystemExit as e: exit_rank(e.code)
-    except Exception:
-        traceback.print_exc()
-        exit_rank(1)
-    exit_rank(0)
+    run_as_rank(_train_main, cfg, cbs)
 
 def _train_main(cfg: TrainConfig, cbs=None):
     "Train `cfg`; if the run stops early, say why on one line and exit with its status."
