@@ -237,13 +237,15 @@ def analyse(runs, looks, alpha_looks=LOOK_ALPHA, first_seed=FIRST_SEED):
     """The plan's analysis. Primaries: at look l (the first looks[l] seeds that are complete for every main arm, one
     hardware class each), Holm's step-down at family-wise level alpha_looks[l] over the primaries still open; a claim
     whose adjusted interval excludes 1 is decided there and closes; at the last look every open claim gets its verdict.
-    The secondary and faithful claims are tested once, at the last look their arms reached, each at α = 0.05 alone."""
+    The secondary and faithful claims are tested once, when the primaries are all decided (PLAN.md, amendment 2): the
+    secondary on the seeds of the look that ended the main stage, the faithful pair on its own seeds, each at α = 0.05
+    alone. Before that they have no row."""
     import pandas as pd
     from lct_nb.paired import paired_t, holm, verdict
     by, cls = _by(runs), seed_classes(runs)
     complete = sorted(s for s in cls if all((a, s) in by for a in MAIN_ARMS))
     complete = [s for i, s in enumerate(complete) if s == first_seed + i]           # consecutive from the first seed
-    rows, open_ = {}, [c for c in CLAIMS if c[2] == 'primary']
+    rows, open_, seeds = {}, [c for c in CLAIMS if c[2] == 'primary'], None
     alphas = list(alpha_looks[:len(looks) - 1]) + [ALPHA - sum(alpha_looks[:len(looks) - 1])]
     for li, (n_look, a_look) in enumerate(zip(looks, alphas)):
         if len(complete) < n_look or not open_: break
@@ -257,8 +259,8 @@ def analyse(runs, looks, alpha_looks=LOOK_ALPHA, first_seed=FIRST_SEED):
             if r['verdict'] != 'unresolved' or last: rows[r['id']] = r
         open_ = [c for c in open_ if c[0] not in rows]
     for c in CLAIMS:
-        if c[2] == 'primary': continue
-        r = _row(by, *c, None, 0.95)
+        if c[2] == 'primary' or open_: continue       # tested once, after the main stage's last look
+        r = _row(by, *c, seeds if c[2] == 'secondary' else None, 0.95)
         if r['n'] < 2: continue
         _, _, lo, hi, p = paired_t(r.pop('logs'), 1 - ALPHA)
         rows[c[0]] = dict(r, look=None, look_alpha=ALPHA, p_holm=p, adj_level=1 - ALPHA, adj_low=math.exp(lo), adj_high=math.exp(hi),

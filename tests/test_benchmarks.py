@@ -293,3 +293,33 @@ def test_ablation_drop_rule_on_made_up_claims():
     test_eq(list(d), list(fake.claim[-2:]))                                                # more than 5 seeds, or never: dropped
     assert 'about 8 seeds' in d[fake.claim.iloc[-2]] and 'within 50 seeds' in d[fake.claim.iloc[-1]]
     test_eq(ablation.kept_arms(ablation.suggest_drops(fake, budget_runs=6)), ['ilct', 'cauchy'])   # room for 2 arms × 3 runs
+
+
+def test_confirm2_decides_primaries_look_by_look_and_tests_the_secondary_once_at_the_end():
+    "confirm2.analyse: a large effect closes at the first look, the others wait for the last; S1 has no row until the primaries are decided; a seed split across hardware classes is left out."
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    import confirm2
+    rng = __import__("numpy").random.default_rng(5)
+    def runs(seeds, split=()):
+        out = []
+        for s in seeds:
+            base, noise = 100 * math.exp(rng.normal(0, 0.2)), rng.normal(0, 0.15, 5)
+            for i, arm in enumerate(confirm2.MAIN_ARMS):   # nodiff_k1 ×2, ph_* ×1.65 on both latent sets: no interaction
+                fid = base * (2.0 if arm == 'nodiff_k1' else 1.65 if arm.startswith('ph') else 1.0) * math.exp(noise[i])
+                hw = 'B' if s in split and arm == 'ph_k0' else 'A'
+                out.append(dict(arm=arm, seed=s, steps=2880, fid=fid, provenance=dict(hardware_class=hw)))
+        return out
+    first = runs(range(2000, 2008))
+    c, complete = confirm2.analyse(first, [8, 16])
+    assert complete == list(range(2000, 2008)) and c.id.tolist() == ['P1', 'P3']    # P2 open; S1 waits
+    assert (c.verdict.tolist(), c.look.tolist(), c.look_alpha.tolist(), c.n.tolist()) == (['reproduced'] * 2, [1, 1], [0.005] * 2, [8, 8])
+    assert abs(c.ratio[0] - 1 / 1.65) < 0.1 and abs(c.ratio[1] - 0.5) < 0.1
+    split = runs(range(2008, 2017), split={2010})                                        # seed 2010 spans two classes
+    c, complete = confirm2.analyse(first + split, [8, 16])
+    assert len(complete) == 10 and c.id.tolist() == ['P1', 'P3']                         # seeds 2000-2009 only
+    fixed = [r for r in split if r['seed'] != 2010] + runs([2010])
+    c, complete = confirm2.analyse(first + fixed, [8, 16])
+    c = c.set_index('id')
+    assert list(c.index) == ['P1', 'P2', 'P3', 'S1'] and (c.look.P1, c.look.P2, c.look.P3) == (1, 2, 1)
+    assert abs(c.look_alpha.P2 - 0.045) < 1e-12 and c.seeds.S1 == ' '.join(map(str, range(2000, 2016))) and c.n.S1 == 16
+    assert c.verdict.S1 == 'reproduced' and c.adj_level.S1 == 0.95 and c.verdict.P2 == 'unresolved'
