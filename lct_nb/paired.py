@@ -108,7 +108,9 @@ def forest(c, # a table with columns ratio, verdict and the interval's two colum
         ax.plot(r.ratio, y, 'o', color=colour, ms=6)
     ax.axvline(1, color='k', lw=0.8)
     ax.set_xscale('log')
-    span = (c[lo].min(), c[hi].max())
+    cols = [lo, hi, *(raw or ())]
+    span = (min(c[cols].min().min(), 1), max(c[cols].max().max(), 1))   # 1, the reference, is always on the axis
+    ax.set_xlim(span[0] / 1.15, span[1] * 1.15)
     grid = (0.3, 0.5, 0.7, 1, 1.4, 2, 3) if span[1] / span[0] < 6 else (0.1, 0.2, 0.5, 1, 2, 5, 10)
     ticks = [t for t in grid if span[0] / 1.2 <= t <= span[1] * 1.2]
     ax.set_xticks(ticks, [f'{t:g}' for t in ticks])
