@@ -3,7 +3,7 @@ process, through `lock_run_dir`), by one rank and by two. Each test's docstring 
 `benchmarks/faults.py` prints them."""
 import os
 import pytest
-from test_train import torchrun, ranks_exited
+from test_train import torchrun, ranks_exited, files
 from _cli import refused
 from lct_nb.guard import lock_run_dir
 from conftest import SHARED
@@ -21,7 +21,7 @@ def held_run(run_copy):
     lock.close()
 
 
-def _files(run): return {p: p.stat().st_mtime_ns for p in run.rglob('*') if p.name != '.lock'}
+def _files(run): return files(run, but=('.lock',))      # all but the run dir's lock
 
 
 def test_resume_on_a_held_run_dir_says_one_line(held_run, capsys):

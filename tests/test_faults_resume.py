@@ -3,7 +3,7 @@ line with nothing written; a rescue (--grad_clip) goes on, noted in metrics.json
 run started with. Each test's docstring is "<fault> → <outcome>"; `benchmarks/faults.py` prints them."""
 import json
 import pytest, torch
-from test_train import train_in_process, metrics
+from test_train import train_in_process, metrics, files
 from _cli import refused
 from conftest import SHARED
 
@@ -18,7 +18,7 @@ def stopped_run(run_copy):
     return run_copy
 
 
-def _files(run): return {p: p.stat().st_mtime_ns for p in run.rglob('*') if p.name != '.lock'}
+def _files(run): return files(run, but=('.lock',))      # all but the run dir's lock
 
 
 def test_resume_with_bf16_is_refused(stopped_run, capsys):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest, torch
 from lct_nb.core import file_digest
 
-from test_train import ROOT, FAST, _env, torchrun, metrics, train_in_process, ranks_exited
+from test_train import ROOT, FAST, _env, torchrun, metrics, train_in_process, ranks_exited, files
 from conftest import SHARED, TWO_RANKS
 from _cli import cli
 
@@ -40,11 +40,6 @@ def logged_step(run):
     "The last step in metrics.jsonl (0 if none)."
     try: return max([json.loads(l)['step'] for l in (Path(run)/'metrics.jsonl').read_text().splitlines() if l.endswith('}')] or [0])
     except (FileNotFoundError, json.JSONDecodeError): return 0
-
-
-def tree(folder):
-    "{relative path: (size, mtime)} of every file under `folder`."
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).rglob('*') if p.is_file()}
 
 
 def ckpt(path):
@@ -134,12 +129,12 @@ def test_second_trainer_on_a_run_dir_is_refused_and_a_dead_holder_does_not_block
     first = start([sys.executable, '-m', 'lct_nb.train', '--run_dir', str(run), *args])
     wait_until(lambda: (run/'checkpoints'/'step0000002.pt').exists(), first, what='the first checkpoint')
     os.killpg(first.pid, signal.SIGSTOP)                    # the holder holds still: only the second launch could write
-    before = tree(run)
+    before = files(run)
     code, err = train_here(run, *args, '--resume')          # the second launch, in this process
     assert code == 2, err[-3000:]
     line = one_line(err, 'lct_nb.train: error:')
     assert f'--run_dir {run} is in use by process {first.pid}' in line, line
-    assert tree(run) == before                              # nothing written, renamed or removed
+    assert files(run) == before                             # nothing written, renamed or removed
     step = logged_step(run)
     os.killpg(first.pid, signal.SIGCONT)
     wait_until(lambda: logged_step(run) > min(step, 23), first, what='the first run to go on')   # undisturbed

@@ -48,6 +48,11 @@ def wait_unlocked(run_dir, timeout=300):
         fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def files(folder, but=()):
+    "{path under `folder`: (size, mtime)} of every file and folder in it but the names in `but`: what 'nothing written' compares."
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).rglob('*') if p.name not in but}
+
+
 def metrics(run_dir):
     return [json.loads(l) for l in (Path(run_dir)/'metrics.jsonl').read_text().splitlines()]
 
