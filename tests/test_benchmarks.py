@@ -240,12 +240,13 @@ def test_confirm_table_reproduces_the_committed_claims(tmp_path, capsys):
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
 
 
-def test_readme_gives_each_claim_the_numbers_and_verdict_of_claims_csv():
+@pytest.mark.parametrize('study', ['confirm', 'confirm2'])
+def test_readme_gives_each_claim_the_numbers_and_verdict_of_claims_csv(study):
     "README's 'Does it reproduce?' states every confirmatory claim's ratio and adjusted interval as claims.csv has them, under its verdict."
     import pandas as pd
     readme = (ROOT/'README.md').read_text()
     section = readme[readme.index('## Does it reproduce?'):readme.index('## Chapters')]
-    c = pd.read_csv(ROOT/'results'/'confirm'/'claims.csv')
+    c = pd.read_csv(ROOT/'results'/study/'claims.csv')
     for r in c[c.verdict != 'too few seeds'].itertuples():
         said = f'{r.ratio:.2f} [{r.adj_low:.2f}, {r.adj_high:.2f}]'   # the FID ratio, then its adjusted interval
         assert said in section, (r.claim, said)
