@@ -1,9 +1,10 @@
-"""One trained run for the whole pytest session, and one torch thread in this process.
+"""One trained run for the whole pytest session, one torch thread in this process, and every temporary file of the
+session under pytest's base temp (`scratch_in_basetemp`), not left in the system's.
 
 `trained_run` is a real `python -m lct_nb.train` run of `SHARED` (4 steps, checkpoints at steps 2 and 4, sample grids
 and the exported model at the end), trained once per session: under pytest-xdist the first worker to ask trains it and
 the others wait on a lock (flock) and read it. Tests never write into it: `run_copy` gives each test its own copy."""
-import fcntl, os, shutil, subprocess, sys
+import fcntl, os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 import pytest, torch
 
@@ -19,6 +20,19 @@ torch.set_num_threads(1)
 def pytest_collection_modifyitems(items):
     "The tests marked full first (each most of a minute): under -n 2 they start early instead of ending the session."
     items.sort(key=lambda item: item.get_closest_marker('full') is None)   # a stable sort: the rest keep their order
+
+
+@pytest.fixture(scope='session', autouse=True)
+def scratch_in_basetemp(tmp_path_factory):
+    "Every temporary file of the session (the chapters', torchrun's logs) under pytest's base temp, which pytest prunes."
+    d = tmp_path_factory.getbasetemp()/'tmp'
+    d.mkdir(exist_ok=True)
+    old = os.environ.get('TMPDIR'), tempfile.tempdir
+    os.environ['TMPDIR'], tempfile.tempdir = str(d), str(d)   # this process's and the processes it starts
+    yield
+    if old[0] is None: os.environ.pop('TMPDIR', None)
+    else: os.environ['TMPDIR'] = old[0]
+    tempfile.tempdir = old[1]
 
 
 def _shared_root(tmp_path_factory) -> Path:
