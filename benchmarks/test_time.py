@@ -5,9 +5,9 @@ for) of each of its pieces, with the load, the CPU model and the number of cores
     python benchmarks/test_time.py 'pytest -q tests -n 2' # any commands, each a phase (run from the root)
     python benchmarks/test_time.py --json t.json ...      # also write the numbers
 
-On a shared machine the wall time grows with the other work (the load is printed before and after each phase); the CPU
-time much less: compare CPU seconds between machines, wall seconds only on a quiet one. The command stops at the first
-phase that fails, as `&&` would.
+On a shared machine the wall time grows with the other work (printed before and after each phase: the load, and the
+seconds a virtual machine's vCPUs were given to other guests, its steal); the CPU time much less: compare CPU seconds
+between machines, wall seconds only on a quiet one. The command stops at the first phase that fails, as `&&` would.
 """
 import argparse, json, os, platform, resource, shlex, subprocess, sys, time
 from pathlib import Path
@@ -31,13 +31,20 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def steal_s() -> float|None:
+    "Seconds the hypervisor gave this machine's vCPUs to others since boot, summed over them (None without /proc/stat)."
+    try: fields = Path('/proc/stat').read_text().split('\n', 1)[0].split()
+    except OSError: return None
+    return int(fields[8]) / os.sysconf('SC_CLK_TCK') if len(fields) > 8 else None
+
+
 def phase(cmd: str) -> dict:
-    "Run shell command `cmd` from the repository root: its wall and CPU seconds, exit status and the load around it."
-    load0, c0, t0 = os.getloadavg(), children_cpu(), time.time()
+    "Run shell command `cmd` from the repository root: its wall and CPU seconds, exit status, load and steal around it."
+    load0, c0, t0, st0 = os.getloadavg(), children_cpu(), time.time(), steal_s()
     rc = subprocess.call(cmd, shell=True, cwd=ROOT)
-    wall, cpu = time.time() - t0, children_cpu() - c0
+    wall, cpu, st1 = time.time() - t0, children_cpu() - c0, steal_s()
     return dict(command=cmd, rc=rc, wall_s=round(wall, 1), cpu_s=round(cpu, 1), load_before=load0,
-                load_after=os.getloadavg())
+                load_after=os.getloadavg(), steal_s=None if st0 is None else round(st1 - st0, 1))
 
 
 def main(argv=None):
@@ -55,14 +62,14 @@ def main(argv=None):
         print(f'== {cmd}', flush=True)
         rows.append(phase(cmd))
         if rows[-1]['rc'] != 0: break
-    print(f"\n{'wall s':>8} {'cpu s':>8} {'cpu/wall':>8}  {'load before → after':<24} rc  phase")
+    print(f"\n{'wall s':>8} {'cpu s':>8} {'cpu/wall':>8} {'steal s':>8}  {'load before → after':<24} rc  phase")
     for r in rows:
         load = f"{r['load_before'][0]:.2f} → {r['load_after'][0]:.2f}"
-        ratio = r['cpu_s'] / max(r['wall_s'], 1e-9)
-        print(f"{r['wall_s']:8.1f} {r['cpu_s']:8.1f} {ratio:8.2f}  {load:<24} {r['rc']:>2}  {r['command']}")
+        ratio, steal = r['cpu_s'] / max(r['wall_s'], 1e-9), '–' if r['steal_s'] is None else f"{r['steal_s']:.1f}"
+        print(f"{r['wall_s']:8.1f} {r['cpu_s']:8.1f} {ratio:8.2f} {steal:>8}  {load:<24} {r['rc']:>2}  {r['command']}")
     wall, cpu = sum(r['wall_s'] for r in rows), sum(r['cpu_s'] for r in rows)
     where = f"{shlex.quote(head['cpu'])}, {cores} cores"
-    print(f"{wall:8.1f} {cpu:8.1f} {cpu / max(wall, 1e-9):8.2f}  {'':<24}     total ({where})")
+    print(f"{wall:8.1f} {cpu:8.1f} {cpu / max(wall, 1e-9):8.2f} {'':>8}  {'':<24}     total ({where})")
     if a.json: Path(a.json).write_text(json.dumps(dict(head, phases=rows, wall_s=wall, cpu_s=cpu), indent=1))
     return next((r['rc'] for r in rows if r['rc']), 0)
 
