@@ -2,11 +2,13 @@
 (k = 1) reach the TD, or does the network smooth it away?
 
     python benchmarks/td_tails.py            # results/confirm2/td/<arm>_N21.npz and td_tails.json
+    python benchmarks/td_tails.py full_el    # one set again; the others' entries in td_tails.json are kept
 
-Trains the full recipe of `confirm2.BASE` (seed 0, 2 880-step schedule) on the latents as they are (k = 0) and with the
-tail weight k = 1, and at the end of the N = 21 stage (step 1 152) measures the TD f(x_{t_{i+1}}) − f(x_{t_i}) of the
-network (its own target, as in training) on a fixed probe batch of 256 latents with pairs drawn as in training. The
-data themselves are summarised alongside (their extremes and fences in standard-deviation units). One thread each.
+Trains the full recipe of `confirm2.BASE` (seed 0, 2 880-step schedule) on the latents as they are (k = 0), with the
+tail weight k = 1, and under the authors' per-element normalisation (the faithful pair's set), and at the end of the
+N = 21 stage (step 1 152) measures the TD f(x_{t_{i+1}}) − f(x_{t_i}) of the network (its own target, as in training)
+on a fixed probe batch of 256 latents with pairs drawn as in training. The data themselves are summarised alongside
+(their extremes and fences in standard-deviation units). One thread each.
 """
 import json, os, sys, time
 from pathlib import Path
@@ -64,12 +66,23 @@ def one(arm, steps=2880, probe=256):
     return dict(arm=arm, step=got['step'], data=summary(data), td=summary(td), provenance=provenance())
 
 
-def main():
-    import torch
+SETS = ('full_k0', 'full_k1', 'full_el')   # the full recipe's arm on each latent set of the second study
+
+
+def main(argv=None):
+    import argparse, torch
     torch.set_num_threads(1)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('arms', nargs='*', metavar='ARM', help=f"sets to measure: {', '.join(SETS)} (default: all)")
+    arms = p.parse_args(argv).arms or SETS
+    if bad := [a for a in arms if a not in SETS]: p.error(f"{bad[0]!r} is not one of {', '.join(SETS)}")
     OUT.mkdir(parents=True, exist_ok=True)
-    res = [one(a) for a in ('full_k0', 'full_k1')]
-    (OUT/'td_tails.json').write_text(json.dumps(res, indent=1, default=float))
+    path = OUT/'td_tails.json'
+    kept = {r['arm']: r for r in json.loads(path.read_text())} if path.exists() else {}
+    res = [one(a) for a in arms]
+    kept.update({r['arm']: r for r in res})
+    tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps([kept[a] for a in SETS if a in kept], indent=1, default=float))
+    os.replace(tmp, path)
     for r in res: print(r['arm'], 'data', {k: round(v, 3) for k, v in r['data'].items()}, '\n      td', {k: round(v, 3) for k, v in r['td'].items()})
 
 
