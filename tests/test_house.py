@@ -113,3 +113,16 @@ def test_main_text_within_its_length():
     n, eng = sum(r[0] for r in rows), sum(r[1] for r in rows)
     assert n <= words.MAX_WORDS and eng <= words.MAX_SHARE * n, (n, eng)
     assert words.words('one $x^2$ two\n```\ncode here\n```\nthree') == 3
+
+
+def test_no_chapter_imports_from_benchmarks():
+    "A chapter imports what it uses from lct_nb or defines it; never from benchmarks/ (a script, not the library)."
+    import json, re
+    root = Path(__file__).resolve().parents[1]
+    names = '|'.join(sorted(p.stem for p in (root/'benchmarks').glob('*.py')))
+    bad = re.compile(rf"^\s*(from|import)\s+({names})\b|sys\.path\.\w+\(.*benchmarks", re.M)
+    found = [(nb.name, m.group(0).strip()) for nb in sorted((root/'nbs').glob('*.ipynb'))
+             for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code'
+             for m in bad.finditer(''.join(c['source']))]
+    assert found == [], found
+    assert bad.search("import sys; sys.path.insert(0, '../benchmarks')\nfrom ablation import paired_interval")
