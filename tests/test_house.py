@@ -126,3 +126,14 @@ def test_no_chapter_imports_from_benchmarks():
              for m in bad.finditer(''.join(c['source']))]
     assert found == [], found
     assert bad.search("import sys; sys.path.insert(0, '../benchmarks')\nfrom ablation import paired_interval")
+
+
+def test_stamp_refuses_a_part_iii_chapter():
+    "`run_chapters.py --stamp` on a machinery chapter (committed without outputs): one line, exit 2, the chapter untouched."
+    import subprocess, sys
+    root = Path(__file__).resolve().parents[1]
+    nb = root/'nbs'/'16g_train.ipynb'
+    before = nb.read_bytes()
+    r = subprocess.run([sys.executable, 'tools/run_chapters.py', '--stamp', str(nb)], cwd=root, capture_output=True, text=True)
+    assert r.returncode == 2 and 'error: 16g_train.ipynb is a chapter of Part III' in r.stderr, r.stderr
+    assert nb.read_bytes() == before

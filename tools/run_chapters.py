@@ -18,7 +18,7 @@ module its kernel had loaded when it finished (those imported by other modules t
 `benchmarks/` and `results/` its kernel opened while it ran (seen by an audit hook). `--check` fails on an output whose
 cell, or any code cell above it, changed since it was stamped, on an output that was never stamped, on a chapter whose
 recorded inputs changed or vanished, and on a chapter of Parts I, II or IV (numbered below 10, or 20 and up) that has no
-outputs at all.
+outputs at all. The chapters of Part III (machinery) are committed without outputs: `--stamp` refuses them.
 """
 import argparse, hashlib, json, os, re, subprocess, sys, time
 from pathlib import Path
@@ -130,6 +130,8 @@ if __name__ == '__main__':
     if not a.stamp: os.environ.setdefault('MPLBACKEND', 'Agg')
     paths = [Path(p).resolve() for p in a.paths] or sorted(p for p in (ROOT/'nbs').glob('[0-9]*.ipynb'))
     if a.check: sys.exit(check(paths))
+    if a.stamp and (machinery := [p.name for p in paths if not needs_outputs(p)]):   # Part III is committed without outputs
+        ap.error(f'{machinery[0]} is a chapter of Part III, committed without outputs: --stamp is for Parts I, II and IV')
     if not a.stamp: os.environ.setdefault('IN_TEST', '1')
     for p in paths:
         t0 = time.time()
