@@ -1,5 +1,5 @@
 """Smoke tests of the scripts in benchmarks/ that are meant for other machines (run here on the CPU in tiny mode)."""
-import gzip, json, math, os, subprocess, sys
+import gzip, json, math, os, re, subprocess, sys
 import pytest
 import torch
 from pathlib import Path
@@ -248,12 +248,13 @@ def test_readme_gives_each_claim_the_numbers_and_verdict_of_claims_csv(study):
     section = readme[readme.index('## Does it reproduce?'):readme.index('## Chapters')]
     c = pd.read_csv(ROOT/'results'/study/'claims.csv')
     words = {'reproduced': '**reproduced**', 'unresolved': '**unresolved at this budget**', 'contradicted': '**does not reproduce'}
+    def heading_above(i):
+        "The verdict whose heading is nearest above position i, or None where none is (the lead has none)."
+        pos = {v: section.rfind(w, 0, i) for v, w in words.items()}
+        return max(pos, key=pos.get) if max(pos.values()) >= 0 else None
     for r in c[c.verdict != 'too few seeds'].itertuples():
         said = f'{r.ratio:.2f} [{r.adj_low:.2f}, {r.adj_high:.2f}]'   # the FID ratio, then its adjusted interval
-        at = [i for i in range(len(section)) if section.startswith(said, i)]
-        # the verdict heading nearest above each place the numbers are stated, where one is (the lead has none)
-        under = {max(words, key=lambda v: section.rfind(words[v], 0, i)) for i in at
-                 if max(section.rfind(w, 0, i) for w in words.values()) >= 0}
+        under = {heading_above(m.start()) for m in re.finditer(re.escape(said), section)} - {None}   # every place it is stated
         assert under == {r.verdict}, (r.claim, said, under)
 
 
